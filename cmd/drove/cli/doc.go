@@ -1,0 +1,26 @@
+// Package cli implements drove's client commands: the `cluster` command tree
+// that talks to a controller's HTTP API the way Drove's Python CLI does.
+//
+// Connection settings come from the global flags (see Options), from the
+// environment (DROVE_ENDPOINT, DROVE_USERNAME, DROVE_PASSWORD) or from
+// Drove's INI file ~/.drove:
+//
+//	[DEFAULT]
+//	current_cluster = local
+//
+//	[local]
+//	endpoint = http://localhost:4000
+//	username = admin
+//	password = admin
+//	; auth_header = Bearer xyz
+//	; insecure = true
+//
+// Commands use Client, which decodes Drove's response envelope
+// {"status":"SUCCESS"|"FAILED","data":…,"message":…}.
+//
+// The global flags use Drove CLI's shorthands (-c cluster, -f file, -t auth
+// header), which `cluster events` reuses for --count, --follow and --type as
+// Drove does; there the global flags are available in their long form only.
+// Set TraverseChildren on the root command so that global flags placed before
+// the subcommand (`drove -c prod cluster events -c 10`) are parsed by the root.
+package cli

@@ -1,0 +1,72 @@
+package fsm
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/drove-go/drove/fsm/model"
+)
+
+// MessageType identifies a command in the Raft log. Values are numbered
+// explicitly and only ever appended: a log written by one version must mean
+// the same thing to every later one.
+type MessageType uint8
+
+const (
+	// SetClusterStateType sets NORMAL or MAINTENANCE.
+	SetClusterStateType MessageType = 0
+	// LeadershipAcquiredType records that a controller became leader.
+	LeadershipAcquiredType MessageType = 1
+	// NoopType changes nothing; it is used to measure and exercise the log.
+	NoopType MessageType = 2
+)
+
+// IgnoreUnknownFlag marks a command an older FSM may skip if it does not know
+// the type, so a newer leader cannot crash older followers mid-upgrade.
+const IgnoreUnknownFlag MessageType = 128
+
+// SetClusterStateRequest is the payload of SetClusterStateType.
+type SetClusterStateRequest struct {
+	State     model.ClusterState `json:"state"`
+	Hostname  string             `json:"hostname"`         // controller that took the request
+	Timestamp int64              `json:"timestamp"`        // epoch ms, chosen by the proposer
+	Reason    string             `json:"reason,omitempty"` // optional operator note, kept in the event
+}
+
+// LeadershipRequest is the payload of LeadershipAcquiredType.
+type LeadershipRequest struct {
+	NodeID    string `json:"nodeId"`
+	Hostname  string `json:"hostname"`
+	Timestamp int64  `json:"timestamp"`
+}
+
+// NoopRequest is the payload of NoopType.
+type NoopRequest struct {
+	Data []byte `json:"data,omitempty"`
+}
+
+// Encode builds a log entry: the type byte followed by the JSON payload.
+// Timestamps travel inside payloads because Apply must be deterministic:
+// every replica derives the same state and events from the same bytes.
+func Encode(t MessageType, payload any) ([]byte, error) {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", t, err)
+	}
+	buf := make([]byte, 0, len(body)+1)
+	buf = append(buf, byte(t))
+	return append(buf, body...), nil
+}
+
+// String names a message type for logs.
+func (t MessageType) String() string {
+	switch t &^ IgnoreUnknownFlag {
+	case SetClusterStateType:
+		return "SetClusterState"
+	case LeadershipAcquiredType:
+		return "LeadershipAcquired"
+	case NoopType:
+		return "Noop"
+	}
+	return fmt.Sprintf("MessageType(%d)", uint8(t))
+}

@@ -1,0 +1,157 @@
+package fsm
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/drove-go/drove/fsm/model"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+// Config configures the FSM.
+type Config struct {
+	// EventCapacity bounds the replicated event log; older events are dropped.
+	EventCapacity int
+	Logger        hclog.Logger
+}
+
+// DefaultConfig returns the production defaults.
+func DefaultConfig() Config {
+	return Config{EventCapacity: 10000}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.EventCapacity < 1 || c.EventCapacity > 1_000_000 {
+		return fmt.Errorf("fsm: EventCapacity must be between 1 and 1000000, got %d", c.EventCapacity)
+	}
+	return nil
+}
+
+// state is everything the FSM replicates. Replaced whole on Restore.
+type state struct {
+	cluster model.ClusterStateData
+	events  *eventLog
+}
+
+func newState(cfg Config) *state {
+	return &state{cluster: model.ClusterStateData{State: model.ClusterNormal}, events: newEventLog(cfg.EventCapacity)}
+}
+
+// FSM is drove's raft.FSM. Apply is called by Raft from one goroutine; the
+// read accessors may be called concurrently from any goroutine.
+type FSM struct {
+	cfg    Config
+	logger hclog.Logger
+
+	mu      sync.RWMutex
+	st      *state
+	changed chan struct{} // closed and replaced whenever events are appended or state restored
+}
+
+// New returns an FSM with empty state.
+func New(cfg Config) (*FSM, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	return &FSM{cfg: cfg, logger: cfg.Logger.Named("fsm"), st: newState(cfg), changed: make(chan struct{})}, nil
+}
+
+// Apply applies one committed log entry. Domain failures are returned as an
+// error value (the proposer turns it into an API error); a payload that does
+// not decode is a programming error and panics.
+func (f *FSM) Apply(l *raft.Log) any {
+	if len(l.Data) == 0 {
+		panic(fmt.Errorf("fsm: empty log entry at index %d", l.Index))
+	}
+	t := MessageType(l.Data[0])
+	ignoreUnknown := t&IgnoreUnknownFlag != 0
+	buf := l.Data[1:]
+	switch t &^ IgnoreUnknownFlag {
+	case SetClusterStateType:
+		return f.applySetClusterState(buf)
+	case LeadershipAcquiredType:
+		return f.applyLeadershipAcquired(buf)
+	case NoopType:
+		return nil
+	}
+	if ignoreUnknown {
+		f.logger.Warn("ignoring unknown message type", "type", uint8(t), "index", l.Index)
+		return nil
+	}
+	panic(fmt.Errorf("fsm: unknown message type %d at index %d", uint8(t), l.Index))
+}
+
+func decode(buf []byte, v any) {
+	if err := json.Unmarshal(buf, v); err != nil {
+		panic(fmt.Errorf("fsm: failed to decode %T: %w", v, err))
+	}
+}
+
+func (f *FSM) applySetClusterState(buf []byte) any {
+	var req SetClusterStateRequest
+	decode(buf, &req)
+	st, ok := model.ParseClusterState(string(req.State))
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrInvalidClusterState, req.State)
+	}
+	data := model.ClusterStateData{State: st, Updated: req.Timestamp}
+	evType := model.EventMaintenanceModeRemoved
+	if st == model.ClusterMaintenance {
+		evType = model.EventMaintenanceModeSet
+	}
+	f.mu.Lock()
+	f.st.cluster = data
+	meta := map[string]any{model.MetaHostname: req.Hostname}
+	if req.Reason != "" {
+		meta[model.MetaReason] = req.Reason
+	}
+	f.st.events.append(evType, req.Timestamp, meta)
+	f.notifyLocked()
+	f.mu.Unlock()
+	return data
+}
+
+func (f *FSM) applyLeadershipAcquired(buf []byte) any {
+	var req LeadershipRequest
+	decode(buf, &req)
+	f.mu.Lock()
+	f.st.events.append(model.EventLeadershipAcquired, req.Timestamp,
+		map[string]any{model.MetaHostname: req.Hostname, model.MetaNodeID: req.NodeID})
+	f.notifyLocked()
+	f.mu.Unlock()
+	return nil
+}
+
+// notifyLocked wakes every watcher. Callers hold f.mu.
+func (f *FSM) notifyLocked() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// Snapshot takes a cheap point-in-time copy; Persist does the encoding.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return &snapshot{cluster: f.st.cluster, events: f.st.events.all(), nextEventIndex: f.st.events.nextIndex}, nil
+}
+
+// Restore replaces the whole state with the snapshot's, built fresh.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	st, err := readSnapshot(rc, f.cfg, f.logger)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.st = st
+	f.notifyLocked()
+	f.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,49 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/drove-go/drove/cluster"
+	"github.com/drove-go/drove/cluster/gossip"
+	"github.com/drove-go/drove/fsm"
+	"github.com/hashicorp/go-hclog"
+)
+
+// api holds what the HTTP handlers need. Handlers are methods on it, one
+// file per resource.
+type api struct {
+	nodeID   string
+	hostname string // this controller's host, recorded in events
+	apiAddr  string // advertised host:port of this API
+	version  string
+	logger   hclog.Logger
+
+	fsm   *fsm.FSM
+	node  *cluster.Node
+	pool  *gossip.Pool
+	auth  *authenticator
+	fwd   *forwarder
+	peers *nodeClient
+
+	leaveFn    func(auth http.Header) error
+	shutdownCh <-chan struct{}
+}
+
+// leaderAPI returns the leader's advertised HTTP address, looked up by its
+// raft id in gossip metadata.
+func (a *api) leaderAPI() (addr string, self bool, ok bool) {
+	id, _ := a.node.Leader()
+	if id == "" {
+		return "", false, false
+	}
+	if id == a.nodeID {
+		return a.apiAddr, true, true
+	}
+	m, found := a.pool.Member(id)
+	if !found || m.Meta.API == "" {
+		return "", false, false
+	}
+	return m.Meta.API, false, true
+}
+
+func (a *api) leaveCluster(auth http.Header) error { return a.leaveFn(auth) }

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/drove-go/drove/cluster"
+	"github.com/drove-go/drove/cluster/gossip"
+	"github.com/drove-go/drove/fsm"
+	"github.com/hashicorp/go-hclog"
+)
+
+// leaderTask is leader-only work. It runs until ctx is cancelled, which
+// happens as soon as leadership is lost.
+type leaderTask func(ctx context.Context)
+
+// leadershipMonitor starts leader-only work when this node becomes leader and
+// stops it when leadership is lost. Raft's signals can be coalesced, so it
+// also re-checks the node's state periodically: a dropped or repeated signal
+// never leaves work running on a follower or missing on the leader.
+type leadershipMonitor struct {
+	node   *cluster.Node
+	tasks  []leaderTask
+	logger hclog.Logger
+}
+
+func (m *leadershipMonitor) run(ctx context.Context) {
+	var stop func() // non-nil while leader-only work runs
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
+	check := time.NewTicker(time.Second)
+	defer check.Stop()
+	for {
+		var leader bool
+		select {
+		case leader = <-m.node.LeaderCh():
+		case <-check.C:
+			leader = m.node.IsLeader()
+		case <-ctx.Done():
+			return
+		}
+		switch {
+		case leader && stop == nil:
+			m.logger.Info("leadership acquired; starting leader-only work")
+			stop = m.start(ctx)
+		case !leader && stop != nil:
+			m.logger.Info("leadership lost; stopping leader-only work")
+			stop()
+			stop = nil
+		}
+	}
+}
+
+// start runs every task in its own goroutine and returns a function that
+// cancels them and waits for all to return.
+func (m *leadershipMonitor) start(ctx context.Context) func() {
+	taskCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, t := range m.tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t(taskCtx)
+		}()
+	}
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
+// establishLeadership waits until every earlier entry is applied locally (so
+// leader-only work sees current state) and records the new leader as an
+// event. It retries until it succeeds or leadership is lost.
+func (c *Controller) establishLeadership(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := c.node.Barrier(5 * time.Second)
+		if err == nil {
+			cmd, _ := fsm.Encode(fsm.LeadershipAcquiredType, fsm.LeadershipRequest{
+				NodeID: c.cfg.NodeID, Hostname: c.api.hostname, Timestamp: time.Now().UnixMilli()})
+			if _, err = c.node.Apply(cmd); err == nil {
+				return
+			}
+		}
+		c.logger.Warn("establishing leadership failed; retrying", "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// reconcileControllers keeps the raft configuration in step with gossip, on
+// every membership event and periodically (events can be dropped).
+func (c *Controller) reconcileControllers(ctx context.Context) {
+	events, unsubscribe := c.pool.Subscribe()
+	defer unsubscribe()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		if err := c.node.ReconcileControllers(); err != nil {
+			c.logger.Warn("controller membership reconciliation failed", "error", err)
+		}
+		select {
+		case ev := <-events:
+			if ev.Member.Meta.Role != gossip.RoleController {
+				continue
+			}
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
