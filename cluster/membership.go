@@ -90,7 +90,9 @@ func (n *Node) bootstrapLoop() {
 			bootstrapped = n.tryBootstrap()
 		}
 		if n.raft.LastIndex() > 0 {
-			n.publishHasState()
+			// Not awaited: the meta applies locally at once and spreads by
+			// gossip; waiting for broadcast confirmation must not delay Shutdown.
+			go n.publishHasState()
 			return
 		}
 		select {
@@ -136,8 +138,15 @@ func (n *Node) publishHasState() {
 	if n.members == nil {
 		return
 	}
-	if err := n.members.UpdateMeta(func(m *gossip.Meta) { m.HasState = true }); err != nil {
-		n.logger.Warn("could not publish raft state in gossip", "error", err)
+	err := n.members.UpdateMeta(func(m *gossip.Meta) { m.HasState = true })
+	select {
+	case <-n.shutdownCh: // shut down meanwhile; nothing to report
+	default:
+		if err != nil {
+			// The meta is applied locally and reaches peers by push/pull
+			// even when the broadcast was not confirmed in time.
+			n.logger.Debug("raft state published in gossip without broadcast confirmation", "error", err)
+		}
 	}
 }
 

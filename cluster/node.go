@@ -98,6 +98,7 @@ func (n *Node) open(fsm raft.FSM) error {
 		go n.bootstrapLoop()
 	} else {
 		n.logger.Info("existing raft state found; rejoining without bootstrap")
+		go n.publishHasState()
 	}
 	return nil
 }

@@ -120,7 +120,10 @@ func TestCluster_RestartAllFromDataDirsKeepsStateAndEvents(t *testing.T) {
 	var sum model.ClusterSummary
 	r.data(t, &sum)
 	require.Equal(t, want.State, sum.State)
-	require.Equal(t, want, tc.nodes[2].c.FSM().ClusterState(), "updated time survives too")
+	// A restarted follower re-applies its log once the leader tells it the
+	// commit index, so its local copy catches up shortly after.
+	require.Eventually(t, func() bool { return tc.nodes[2].c.FSM().ClusterState() == want },
+		10*time.Second, 10*time.Millisecond, "updated time survives too")
 
 	var after model.EventsList
 	tc.call(1, readOnly, "GET", "/apis/v1/cluster/events/latest", nil).data(t, &after)
@@ -128,8 +131,10 @@ func TestCluster_RestartAllFromDataDirsKeepsStateAndEvents(t *testing.T) {
 	// its LEADERSHIP_ACQUIRED event on top.
 	require.GreaterOrEqual(t, len(after.Events), len(before.Events))
 	require.Equal(t, before.Events, after.Events[len(after.Events)-len(before.Events):])
-	require.Equal(t, 3, countType(eventTypes(tc, 0), model.EventMaintenanceModeSet)+
-		countType(eventTypes(tc, 0), model.EventMaintenanceModeRemoved))
+	require.Eventually(t, func() bool {
+		types := eventTypes(tc, 0)
+		return countType(types, model.EventMaintenanceModeSet)+countType(types, model.EventMaintenanceModeRemoved) == 3
+	}, 10*time.Second, 10*time.Millisecond, "every node's own log has the three maintenance events")
 }
 
 func TestCluster_SnapshotsThenRestartKeepState(t *testing.T) {

@@ -58,8 +58,16 @@ func withForwardWait(d time.Duration) clusterOption {
 	return func(c *server.ControllerConfig) { c.ForwardWait = d }
 }
 
+// testLogger logs to t.Log until the test ends; goroutines that outlive a
+// stopped node (memberlist's own, a gossip broadcast) must not log after it.
 func testLogger(t testing.TB, name string) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Warn, Output: &tbWriter{t: t}})
+	w := &tbWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Warn, Output: w})
 }
 
 // tbWriter routes logs to t.Log, and drops them once the test has ended.

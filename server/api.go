@@ -125,7 +125,7 @@ func (a *api) wrap(rt route) http.Handler {
 // servesLocally reports whether this node answers r itself: it is the
 // leader, or r is a read that accepts stale data.
 func (a *api) servesLocally(r *http.Request) bool {
-	if a.node.IsLeader() {
+	if a.isReadyLeader() {
 		return true
 	}
 	return r.Method == "GET" && r.URL.Query().Get("stale") == "true"

@@ -95,7 +95,8 @@ func (c *Controller) start() error {
 		}
 	})
 	mon := &leadershipMonitor{node: c.node, logger: c.logger.Named("leader"),
-		tasks: []leaderTask{c.establishLeadership, c.reconcileControllers}}
+		tasks:  []leaderTask{c.establishLeadership, c.reconcileControllers},
+		onLost: func() { c.api.leaderReady.Store(false) }}
 	c.goRun(func() { mon.run(c.ctx) })
 	c.logger.Info("controller started", "id", c.cfg.NodeID, "http", apiAddr, "raft", c.node.RaftAddr(), "gossip", c.pool.LocalAddr())
 	return nil

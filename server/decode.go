@@ -15,7 +15,7 @@ const maxBodyBytes = 8 << 20
 
 // decodeJSON decodes r's body into v. Unknown fields are ignored, as Drove's
 // mapper does. An empty body is accepted when allowEmpty; a form-encoded
-// empty body (curl --data '') counts as empty. Errors name the problem and,
+// empty body (curl --data ”) counts as empty. Errors name the problem and,
 // where known, the field and offset.
 func decodeJSON(r *http.Request, v any, allowEmpty bool) error {
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))

@@ -22,6 +22,7 @@ type leaderTask func(ctx context.Context)
 type leadershipMonitor struct {
 	node   *cluster.Node
 	tasks  []leaderTask
+	onLost func() // called after leader-only work has stopped
 	logger hclog.Logger
 }
 
@@ -70,16 +71,20 @@ func (m *leadershipMonitor) start(ctx context.Context) func() {
 	return func() {
 		cancel()
 		wg.Wait()
+		if m.onLost != nil {
+			m.onLost()
+		}
 	}
 }
 
-// establishLeadership waits until every earlier entry is applied locally (so
-// leader-only work sees current state) and records the new leader as an
-// event. It retries until it succeeds or leadership is lost.
+// establishLeadership waits until every earlier entry is applied locally,
+// then marks the API ready (a new leader's FSM may lag until then, and it
+// must not serve stale reads) and records the new leader as an event. It retries until it succeeds or leadership is lost.
 func (c *Controller) establishLeadership(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := c.node.Barrier(5 * time.Second)
 		if err == nil {
+			c.api.leaderReady.Store(true)
 			cmd, _ := fsm.Encode(fsm.LeadershipAcquiredType, fsm.LeadershipRequest{
 				NodeID: c.cfg.NodeID, Hostname: c.api.hostname, Timestamp: time.Now().UnixMilli()})
 			if _, err = c.node.Apply(cmd); err == nil {
