@@ -67,6 +67,87 @@ func (t MessageType) String() string {
 		return "LeadershipAcquired"
 	case NoopType:
 		return "Noop"
+	case ExecutorRegisterType:
+		return "ExecutorRegister"
+	case ExecutorLostType:
+		return "ExecutorLost"
+	case ExecutorPurgeType:
+		return "ExecutorPurge"
+	case InstancesPlaceType:
+		return "InstancesPlace"
+	case InstancesStopType:
+		return "InstancesStop"
+	case InstanceReportType:
+		return "InstanceReport"
+	case InstancesDeleteType:
+		return "InstancesDelete"
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
+}
+
+// Executor and instance commands.
+const (
+	// ExecutorRegisterType adds or updates an executor (ExecutorRegisterRequest).
+	ExecutorRegisterType MessageType = 3
+	// ExecutorLostType marks an executor REMOVED and its instances LOST.
+	ExecutorLostType MessageType = 4
+	// ExecutorPurgeType forgets REMOVED executors.
+	ExecutorPurgeType MessageType = 5
+	// InstancesPlaceType records new instances, PENDING on their executors.
+	InstancesPlaceType MessageType = 6
+	// InstancesStopType requests instances to stop.
+	InstancesStopType MessageType = 7
+	// InstanceReportType applies executors' instance state reports.
+	InstanceReportType MessageType = 8
+	// InstancesDeleteType forgets terminal instances.
+	InstancesDeleteType MessageType = 9
+)
+
+// ExecutorRegisterRequest is the payload of ExecutorRegisterType.
+type ExecutorRegisterRequest struct {
+	Registration model.ExecutorRegistration `json:"registration"`
+	Timestamp    int64                      `json:"timestamp"`
+}
+
+// ExecutorLostRequest is the payload of ExecutorLostType.
+type ExecutorLostRequest struct {
+	ExecutorID string `json:"executorId"`
+	Reason     string `json:"reason"`
+	Timestamp  int64  `json:"timestamp"`
+}
+
+// ExecutorPurgeRequest is the payload of ExecutorPurgeType.
+type ExecutorPurgeRequest struct {
+	ExecutorIDs []string `json:"executorIds"`
+	Timestamp   int64    `json:"timestamp"`
+}
+
+// PlaceInstance is one instance to record on an executor.
+type PlaceInstance struct {
+	Spec       model.InstanceSpec `json:"spec"`
+	ExecutorID string             `json:"executorId"`
+}
+
+// InstancesPlaceRequest is the payload of InstancesPlaceType.
+type InstancesPlaceRequest struct {
+	Instances []PlaceInstance `json:"instances"`
+	Timestamp int64           `json:"timestamp"`
+}
+
+// InstancesStopRequest is the payload of InstancesStopType.
+type InstancesStopRequest struct {
+	InstanceIDs []string `json:"instanceIds"`
+	Timestamp   int64    `json:"timestamp"`
+}
+
+// InstanceReportRequest is the payload of InstanceReportType.
+type InstanceReportRequest struct {
+	ExecutorID string                 `json:"executorId"`
+	Reports    []model.InstanceReport `json:"reports"`
+	Timestamp  int64                  `json:"timestamp"`
+}
+
+// InstancesDeleteRequest is the payload of InstancesDeleteType.
+type InstancesDeleteRequest struct {
+	InstanceIDs []string `json:"instanceIds"`
 }

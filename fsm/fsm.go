@@ -32,13 +32,22 @@ func (c Config) Validate() error {
 }
 
 // state is everything the FSM replicates. Replaced whole on Restore.
+// Entries in the maps are never modified in place: an apply stores a new
+// value, so a snapshot only needs to copy the maps.
 type state struct {
-	cluster model.ClusterStateData
-	events  *eventLog
+	cluster   model.ClusterStateData
+	events    *eventLog
+	executors map[string]*model.ExecutorInfo
+	instances map[string]*model.InstanceRecord
 }
 
 func newState(cfg Config) *state {
-	return &state{cluster: model.ClusterStateData{State: model.ClusterNormal}, events: newEventLog(cfg.EventCapacity)}
+	return &state{
+		cluster:   model.ClusterStateData{State: model.ClusterNormal},
+		events:    newEventLog(cfg.EventCapacity),
+		executors: map[string]*model.ExecutorInfo{},
+		instances: map[string]*model.InstanceRecord{},
+	}
 }
 
 // FSM is drove's raft.FSM. Apply is called by Raft from one goroutine; the
@@ -80,6 +89,20 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return f.applyLeadershipAcquired(buf)
 	case NoopType:
 		return nil
+	case ExecutorRegisterType:
+		return f.applyExecutorRegister(buf)
+	case ExecutorLostType:
+		return f.applyExecutorLost(buf)
+	case ExecutorPurgeType:
+		return f.applyExecutorPurge(buf)
+	case InstancesPlaceType:
+		return f.applyInstancesPlace(buf)
+	case InstancesStopType:
+		return f.applyInstancesStop(buf)
+	case InstanceReportType:
+		return f.applyInstanceReport(buf)
+	case InstancesDeleteType:
+		return f.applyInstancesDelete(buf)
 	}
 	if ignoreUnknown {
 		f.logger.Warn("ignoring unknown message type", "type", uint8(t), "index", l.Index)
@@ -139,7 +162,16 @@ func (f *FSM) notifyLocked() {
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return &snapshot{cluster: f.st.cluster, events: f.st.events.all(), nextEventIndex: f.st.events.nextIndex}, nil
+	snap := &snapshot{cluster: f.st.cluster, events: f.st.events.all(), nextEventIndex: f.st.events.nextIndex,
+		executors: make([]*model.ExecutorInfo, 0, len(f.st.executors)),
+		instances: make([]*model.InstanceRecord, 0, len(f.st.instances))}
+	for _, e := range f.st.executors {
+		snap.executors = append(snap.executors, e)
+	}
+	for _, r := range f.st.instances {
+		snap.instances = append(snap.instances, r)
+	}
+	return snap, nil
 }
 
 // Restore replaces the whole state with the snapshot's, built fresh.

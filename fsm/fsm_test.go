@@ -310,7 +310,7 @@ func TestFSM_ApplyIgnoredWithoutChange(t *testing.T) {
 	}{
 		{"unknown with flag", append([]byte{byte(77 | IgnoreUnknownFlag)}, `{"x":1}`...)},
 		{"unknown 127 with flag, garbage payload", append([]byte{255}, "not json at all"...)},
-		{"unknown with flag, no payload", []byte{byte(3 | IgnoreUnknownFlag)}},
+		{"unknown with flag, no payload", []byte{byte(120 | IgnoreUnknownFlag)}},
 		{"noop", mustEncode(t, NoopType, NoopRequest{})},
 		{"noop with data", mustEncode(t, NoopType, NoopRequest{Data: []byte{1, 2, 3}})},
 		{"noop with flag", mustEncode(t, NoopType|IgnoreUnknownFlag, NoopRequest{})},
@@ -354,7 +354,7 @@ func TestFSM_ApplyPanics(t *testing.T) {
 		{"empty data", []byte{}},
 		{"unknown without flag", append([]byte{77}, "{}"...)},
 		{"unknown 127 without flag", append([]byte{127}, "{}"...)},
-		{"next unassigned type without flag", append([]byte{3}, "{}"...)},
+		{"next unassigned type without flag", append([]byte{10}, "{}"...)},
 		{"set state malformed json", append([]byte{byte(SetClusterStateType)}, `{"state":`...)},
 		{"set state no payload", []byte{byte(SetClusterStateType)}},
 		{"set state wrong field type", append([]byte{byte(SetClusterStateType)}, `{"state":5}`...)},

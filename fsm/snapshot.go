@@ -31,12 +31,16 @@ const (
 	recordCluster        = "cluster"
 	recordEvent          = "event"
 	recordNextEventIndex = "nextEventIndex"
+	recordExecutor       = "executor"
+	recordInstance       = "instance"
 )
 
 type snapshot struct {
 	cluster        model.ClusterStateData
 	events         []model.IndexedEvent
 	nextEventIndex uint64
+	executors      []*model.ExecutorInfo
+	instances      []*model.InstanceRecord
 }
 
 // Persist encodes the snapshot into the sink, cancelling it on any error.
@@ -69,6 +73,16 @@ func (s *snapshot) write(w io.Writer) error {
 	}
 	for _, e := range s.events {
 		if err := put(recordEvent, e); err != nil {
+			return err
+		}
+	}
+	for _, e := range s.executors {
+		if err := put(recordExecutor, e); err != nil {
+			return err
+		}
+	}
+	for _, r := range s.instances {
+		if err := put(recordInstance, r); err != nil {
 			return err
 		}
 	}
@@ -108,6 +122,16 @@ func readSnapshot(r io.Reader, cfg Config, logger hclog.Logger) (*state, error) 
 			var e model.IndexedEvent
 			if err = json.Unmarshal(rec.Data, &e); err == nil {
 				events = append(events, e)
+			}
+		case recordExecutor:
+			var e model.ExecutorInfo
+			if err = json.Unmarshal(rec.Data, &e); err == nil {
+				st.executors[e.ExecutorID] = &e
+			}
+		case recordInstance:
+			var r model.InstanceRecord
+			if err = json.Unmarshal(rec.Data, &r); err == nil {
+				st.instances[r.Info.InstanceID] = &r
 			}
 		default:
 			logger.Warn("skipping unknown snapshot record", "kind", rec.Kind)

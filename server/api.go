@@ -49,6 +49,11 @@ func (a *api) routes() []route {
 		{method: "GET", path: "/apis/v1/cluster/controllers/self", mode: onNode, h: a.controllerSelf},
 		{method: "POST", path: "/apis/v1/cluster/controllers/self/leave", mode: onNode, roles: nodeOrMaintRole, h: a.leave},
 		{method: "DELETE", path: "/apis/v1/cluster/controllers/{id}", roles: nodeOrMaintRole, h: a.removeController},
+		{method: "GET", path: "/apis/v1/cluster/executors", h: a.executorsList},
+		{method: "GET", path: "/apis/v1/cluster/executors/{id}", h: a.executorInfo},
+		{method: "POST", path: "/apis/v1/internal/executors/register", roles: nodeRole, h: a.registerExecutor},
+		{method: "POST", path: "/apis/v1/internal/executors/{id}/report", roles: nodeRole, h: a.executorReport},
+		{method: "GET", path: "/apis/v1/internal/executors/{id}/instances/expected", roles: nodeRole, h: a.expectedInstances},
 	}
 }
 

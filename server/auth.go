@@ -122,11 +122,11 @@ func isBcrypt(s string) bool {
 	return strings.HasPrefix(s, "$2a$") || strings.HasPrefix(s, "$2b$") || strings.HasPrefix(s, "$2y$")
 }
 
-// Role sets for routes. nil means any authenticated caller.
+// Role sets for routes; a route without roles admits any authenticated caller.
 var (
-	anyRole         []Role
 	maintenanceRole = []Role{RoleMaintenance}
 	nodeOrMaintRole = []Role{RoleMaintenance, RoleClusterNode}
+	nodeRole        = []Role{RoleClusterNode}
 )
 
 // allowed reports whether p may call a route restricted to roles. Root may call anything.

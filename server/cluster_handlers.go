@@ -22,7 +22,21 @@ func (a *api) clusterSummary(http.ResponseWriter, *http.Request) (any, error) {
 	if addr, _, ok := a.leaderAPI(); ok {
 		leader = addr
 	}
-	return model.ClusterSummary{Leader: leader, State: a.fsm.ClusterState().State}, nil
+	sum := model.ClusterSummary{Leader: leader, State: a.fsm.ClusterState().State}
+	for _, e := range a.fsm.Executors() {
+		if e.State == model.ExecutorRemoved {
+			continue
+		}
+		s := a.executorSummary(e)
+		sum.NumExecutors++
+		sum.FreeCores += s.FreeCores
+		sum.UsedCores += s.UsedCores
+		sum.FreeMemory += s.FreeMemory
+		sum.UsedMemory += s.UsedMemory
+	}
+	sum.TotalCores = sum.FreeCores + sum.UsedCores
+	sum.TotalMemory = sum.FreeMemory + sum.UsedMemory
+	return sum, nil
 }
 
 func (a *api) setMaintenance(_ http.ResponseWriter, r *http.Request) (any, error) {

@@ -33,7 +33,12 @@ type ControllerConfig struct {
 	InsecureNoAuth  bool
 	// ForwardWait bounds how long a request waits for a leader to exist.
 	ForwardWait time.Duration
-	Version     string
+	// ExecutorAbsentGrace is how long a new leader waits for a registered
+	// executor to show up in gossip before declaring it lost.
+	ExecutorAbsentGrace time.Duration
+	// RemovedExecutorRetention is how long a lost executor stays listed as REMOVED.
+	RemovedExecutorRetention time.Duration
+	Version                  string
 
 	Raft   cluster.Config // timing and snapshot settings; ids and addresses are filled in by New
 	Gossip gossip.Config  // probe settings; ids and addresses are filled in by New
@@ -44,13 +49,15 @@ type ControllerConfig struct {
 // DefaultControllerConfig returns production defaults (Drove's controller port 4000).
 func DefaultControllerConfig() ControllerConfig {
 	return ControllerConfig{
-		HTTPAddr:    ":4000",
-		RaftAddr:    ":4001",
-		GossipAddr:  ":4002",
-		ForwardWait: 5 * time.Second,
-		Raft:        cluster.DefaultConfig(),
-		Gossip:      gossip.DefaultConfig(),
-		FSM:         fsm.DefaultConfig(),
+		HTTPAddr:                 ":4000",
+		RaftAddr:                 ":4001",
+		GossipAddr:               ":4002",
+		ForwardWait:              5 * time.Second,
+		ExecutorAbsentGrace:      15 * time.Second,
+		RemovedExecutorRetention: 48 * time.Hour,
+		Raft:                     cluster.DefaultConfig(),
+		Gossip:                   gossip.DefaultConfig(),
+		FSM:                      fsm.DefaultConfig(),
 	}
 }
 
@@ -67,6 +74,9 @@ func (c ControllerConfig) Validate() error {
 		return fmt.Errorf("controller: bootstrap-expect must be >= 0, got %d", c.BootstrapExpect)
 	case c.ForwardWait <= 0:
 		return fmt.Errorf("controller: ForwardWait must be > 0, got %s", c.ForwardWait)
+	case c.ExecutorAbsentGrace <= 0 || c.RemovedExecutorRetention <= 0:
+		return fmt.Errorf("controller: ExecutorAbsentGrace (%s) and RemovedExecutorRetention (%s) must be > 0",
+			c.ExecutorAbsentGrace, c.RemovedExecutorRetention)
 	}
 	for _, a := range []struct{ name, v string }{{"http-addr", c.HTTPAddr}, {"raft-addr", c.RaftAddr}, {"gossip-addr", c.GossipAddr}} {
 		if _, _, err := splitHostPort(a.v); err != nil {

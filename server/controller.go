@@ -95,7 +95,9 @@ func (c *Controller) start() error {
 		}
 	})
 	mon := &leadershipMonitor{node: c.node, logger: c.logger.Named("leader"),
-		tasks:  []leaderTask{c.establishLeadership, c.reconcileControllers},
+		tasks: []leaderTask{c.establishLeadership, c.reconcileControllers,
+			(&executorMonitor{c: c, absentGrace: c.cfg.ExecutorAbsentGrace, retention: c.cfg.RemovedExecutorRetention, now: time.Now}).run,
+			newDispatcher(c).run},
 		onLost: func() { c.api.leaderReady.Store(false) }}
 	c.goRun(func() { mon.run(c.ctx) })
 	c.logger.Info("controller started", "id", c.cfg.NodeID, "http", apiAddr, "raft", c.node.RaftAddr(), "gossip", c.pool.LocalAddr())

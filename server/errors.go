@@ -7,8 +7,9 @@ import (
 )
 
 var (
-	// errUnauthorized means no valid credentials were presented.
-	errUnauthorized = errors.New("Credentials are required to access this resource.")
+	// errUnauthorized means no valid credentials were presented. Its text is
+	// Dropwizard's, the message Drove clients know.
+	errUnauthorized = errors.New("credentials are required to access this resource")
 	// errNoLeader means no leader was elected within the forwarding wait.
 	errNoLeader = errors.New("no leader elected; cluster unavailable")
 	// errNotFound is an unknown route.

@@ -53,7 +53,7 @@ func writeError(w http.ResponseWriter, err error) {
 		writeJSON(w, http.StatusOK, envelope{Status: statusFailed, Data: fres.data, Message: fres.message})
 	case errors.Is(err, errUnauthorized):
 		w.Header().Set("WWW-Authenticate", `Basic realm="drove"`)
-		writeJSON(w, http.StatusUnauthorized, envelope{Status: statusFailed, Message: err.Error()})
+		writeJSON(w, http.StatusUnauthorized, envelope{Status: statusFailed, Message: "Credentials are required to access this resource."})
 	case errors.As(err, &ferr):
 		writeJSON(w, http.StatusForbidden, envelope{Status: statusFailed, Message: err.Error()})
 	case errors.Is(err, errNotFound), errors.Is(err, cluster.ErrUnknownServer):

@@ -55,3 +55,17 @@ type EventsSummary struct {
 	EventsCount  map[EventType]int `json:"eventsCount"`
 	LastSyncTime int64             `json:"lastSyncTime"`
 }
+
+// Executor and instance event metadata keys (Drove's EventDataType names).
+const (
+	MetaExecutorID   = "EXECUTOR_ID"
+	MetaPort         = "PORT"
+	MetaAppID        = "APP_ID"
+	MetaAppName      = "APP_NAME"
+	MetaInstanceID   = "INSTANCE_ID"
+	MetaExecutorHost = "EXECUTOR_HOST"
+	MetaPorts        = "PORTS"
+	MetaCurrentState = "CURRENT_STATE"
+	MetaCreated      = "CREATED"
+	MetaError        = "ERROR"
+)

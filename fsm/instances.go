@@ -1,0 +1,155 @@
+package fsm
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/drove-go/drove/fsm/model"
+)
+
+func (f *FSM) applyInstancesPlace(buf []byte) any {
+	var req InstancesPlaceRequest
+	decode(buf, &req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	seen := map[string]bool{}
+	for _, p := range req.Instances {
+		if p.Spec.InstanceID == "" || seen[p.Spec.InstanceID] {
+			return errInvalid(fmt.Sprintf("instance id %q is empty or repeated", p.Spec.InstanceID))
+		}
+		seen[p.Spec.InstanceID] = true
+		if _, exists := f.st.instances[p.Spec.InstanceID]; exists {
+			return errInvalid(fmt.Sprintf("instance %s already exists", p.Spec.InstanceID))
+		}
+		if e := f.st.executors[p.ExecutorID]; e == nil || e.State == model.ExecutorRemoved {
+			return errInvalid(fmt.Sprintf("executor %s is not available", p.ExecutorID))
+		}
+	}
+	for _, p := range req.Instances {
+		exec := f.st.executors[p.ExecutorID]
+		rec := &model.InstanceRecord{Spec: p.Spec, Info: model.InstanceInfo{
+			AppID: p.Spec.AppID, AppName: p.Spec.AppName, InstanceID: p.Spec.InstanceID,
+			ExecutorID: p.ExecutorID, LocalInfo: model.LocalInstanceInfo{Hostname: exec.Hostname, Ports: map[string]model.InstancePort{}},
+			Resources: p.Spec.Resources, State: model.InstancePending, Metadata: map[string]string{},
+			Created: req.Timestamp, Updated: req.Timestamp,
+		}}
+		f.st.instances[p.Spec.InstanceID] = rec
+		f.appendInstanceEventLocked(rec, req.Timestamp)
+	}
+	f.notifyLocked()
+	return nil
+}
+
+func (f *FSM) applyInstancesStop(buf []byte) any {
+	var req InstancesStopRequest
+	decode(buf, &req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range req.InstanceIDs {
+		r := f.st.instances[id]
+		if r == nil || r.StopRequested || r.Info.State.IsTerminal() {
+			continue
+		}
+		n := *r
+		n.StopRequested = true
+		f.st.instances[id] = &n
+		// An instance the executor never accepted can be stopped right here.
+		if r.Info.State == model.InstancePending {
+			f.setInstanceStateLocked(&n, model.InstanceStopped, "", req.Timestamp)
+		}
+	}
+	f.notifyLocked()
+	return nil
+}
+
+func (f *FSM) applyInstanceReport(buf []byte) any {
+	var req InstanceReportRequest
+	decode(buf, &req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	applied := 0
+	for _, rep := range req.Reports {
+		r := f.st.instances[rep.Info.InstanceID]
+		if !reportApplies(r, req.ExecutorID, rep) {
+			continue
+		}
+		n := *r
+		n.ReportBoot, n.ReportSeq = rep.Boot, rep.Seq
+		n.Info.LocalInfo = rep.Info.LocalInfo
+		n.Info.ErrorMessage = rep.Info.ErrorMessage
+		n.Info.Updated = req.Timestamp
+		changed := n.Info.State != rep.Info.State
+		n.Info.State = rep.Info.State
+		f.st.instances[n.Info.InstanceID] = &n
+		if changed {
+			f.appendInstanceEventLocked(&n, req.Timestamp)
+		}
+		applied++
+	}
+	if applied > 0 {
+		f.notifyLocked()
+	}
+	return applied
+}
+
+// reportApplies: the instance exists on that executor, is not final, and the
+// report is newer than the last one applied.
+func reportApplies(r *model.InstanceRecord, executorID string, rep model.InstanceReport) bool {
+	return r != nil && r.Info.ExecutorID == executorID && !r.Info.State.IsTerminal() &&
+		r.Newer(rep.Boot, rep.Seq) && rep.Info.State != ""
+}
+
+func (f *FSM) applyInstancesDelete(buf []byte) any {
+	var req InstancesDeleteRequest
+	decode(buf, &req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range req.InstanceIDs {
+		if r := f.st.instances[id]; r != nil && r.Info.State.IsTerminal() {
+			delete(f.st.instances, id)
+		}
+	}
+	f.notifyLocked()
+	return nil
+}
+
+// setInstanceStateLocked stores a copy of r in a new state, with an event.
+func (f *FSM) setInstanceStateLocked(r *model.InstanceRecord, st model.InstanceState, errMsg string, ts int64) {
+	n := *r
+	n.Info.State, n.Info.Updated = st, ts
+	if errMsg != "" {
+		n.Info.ErrorMessage = errMsg
+	}
+	f.st.instances[n.Info.InstanceID] = &n
+	f.appendInstanceEventLocked(&n, ts)
+}
+
+func (f *FSM) appendInstanceEventLocked(r *model.InstanceRecord, ts int64) {
+	meta := map[string]any{
+		model.MetaAppID: r.Info.AppID, model.MetaAppName: r.Info.AppName, model.MetaInstanceID: r.Info.InstanceID,
+		model.MetaExecutorID: r.Info.ExecutorID, model.MetaExecutorHost: r.Info.LocalInfo.Hostname,
+		model.MetaPorts: portsString(r.Info.LocalInfo.Ports), model.MetaCurrentState: string(r.Info.State),
+		model.MetaCreated: r.Info.Created,
+	}
+	if r.Info.ErrorMessage != "" {
+		meta[model.MetaError] = r.Info.ErrorMessage
+	}
+	f.st.events.append(model.EventInstanceStateChange, ts, meta)
+}
+
+// portsString renders ports as Drove does: "name:hostPort:type,…", sorted by name.
+func portsString(ports map[string]model.InstancePort) string {
+	names := make([]string, 0, len(ports))
+	for n := range ports {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, 0, len(names))
+	for _, n := range names {
+		p := ports[n]
+		parts = append(parts, n+":"+strconv.Itoa(p.HostPort)+":"+strings.ToLower(string(p.PortType)))
+	}
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,152 @@
+package model
+
+// InstanceState is the state of an application instance (Drove's InstanceState).
+type InstanceState string
+
+// Instance states, as in Drove.
+const (
+	InstancePending              InstanceState = "PENDING"
+	InstanceProvisioning         InstanceState = "PROVISIONING"
+	InstanceProvisioningFailed   InstanceState = "PROVISIONING_FAILED"
+	InstanceStarting             InstanceState = "STARTING"
+	InstanceStartFailed          InstanceState = "START_FAILED"
+	InstanceUnready              InstanceState = "UNREADY"
+	InstanceReadinessCheckFailed InstanceState = "READINESS_CHECK_FAILED"
+	InstanceReady                InstanceState = "READY"
+	InstanceHealthy              InstanceState = "HEALTHY"
+	InstanceUnhealthy            InstanceState = "UNHEALTHY"
+	InstanceDeprovisioning       InstanceState = "DEPROVISIONING"
+	InstanceStopping             InstanceState = "STOPPING"
+	InstanceStopped              InstanceState = "STOPPED"
+	InstanceLost                 InstanceState = "LOST"
+	InstanceUnknown              InstanceState = "UNKNOWN"
+)
+
+// IsTerminal reports STOPPED or LOST: the instance will never run again.
+func (s InstanceState) IsTerminal() bool { return s == InstanceStopped || s == InstanceLost }
+
+// IsActive reports Drove's ACTIVE_STATES (the instance holds or will hold resources).
+func (s InstanceState) IsActive() bool {
+	switch s {
+	case InstancePending, InstanceProvisioning, InstanceStarting, InstanceUnready, InstanceReady,
+		InstanceHealthy, InstanceUnhealthy, InstanceDeprovisioning, InstanceStopping:
+		return true
+	}
+	return false
+}
+
+// IsRunning reports Drove's RUNNING_STATES (UNREADY, READY, HEALTHY).
+func (s InstanceState) IsRunning() bool {
+	return s == InstanceUnready || s == InstanceReady || s == InstanceHealthy
+}
+
+// ParseInstanceState accepts a state name case-insensitively.
+func ParseInstanceState(s string) (InstanceState, bool) {
+	st := InstanceState(upper(s))
+	switch st {
+	case InstancePending, InstanceProvisioning, InstanceProvisioningFailed, InstanceStarting,
+		InstanceStartFailed, InstanceUnready, InstanceReadinessCheckFailed, InstanceReady, InstanceHealthy,
+		InstanceUnhealthy, InstanceDeprovisioning, InstanceStopping, InstanceStopped, InstanceLost, InstanceUnknown:
+		return st, true
+	}
+	return "", false
+}
+
+// PortType is the protocol of an exposed port.
+type PortType string
+
+// Port types.
+const (
+	PortHTTP  PortType = "HTTP"
+	PortHTTPS PortType = "HTTPS"
+	PortTCP   PortType = "TCP"
+	PortUDP   PortType = "UDP"
+)
+
+// PortSpec is a port a container exposes (Drove's PortSpec).
+type PortSpec struct {
+	Name string   `json:"name"`
+	Port int      `json:"port"`
+	Type PortType `json:"type"`
+}
+
+// InstancePort is where an exposed port ended up on the executor host.
+type InstancePort struct {
+	ContainerPort int      `json:"containerPort"`
+	HostPort      int      `json:"hostPort"`
+	PortType      PortType `json:"portType"`
+}
+
+// LocalInstanceInfo is InstanceInfo.localInfo: host and port mapping.
+type LocalInstanceInfo struct {
+	Hostname string                  `json:"hostname"`
+	Ports    map[string]InstancePort `json:"ports"`
+}
+
+// Resource allocation types.
+const (
+	ResourceCPU    = "CPU"
+	ResourceMemory = "MEMORY"
+)
+
+// ResourceAllocation is a CPU or memory allocation on one executor, per NUMA
+// node (Drove's polymorphic ResourceAllocation: type CPU with cores, or type
+// MEMORY with memoryInMB).
+type ResourceAllocation struct {
+	Type       string        `json:"type"`
+	Cores      map[int][]int `json:"cores,omitempty"`
+	MemoryInMB map[int]int64 `json:"memoryInMB,omitempty"`
+}
+
+// Executable is what to run (Drove's ExecutableCoordinates; only DOCKER exists).
+type Executable struct {
+	Type              string `json:"type"`
+	URL               string `json:"url"`
+	DockerPullTimeout string `json:"dockerPullTimeout,omitempty"`
+}
+
+// InstanceSpec is everything an executor needs to run one instance (Drove's
+// ApplicationInstanceSpec). Later issues add checks, volumes, configs, ….
+type InstanceSpec struct {
+	AppID      string               `json:"appId"`
+	AppName    string               `json:"appName"`
+	InstanceID string               `json:"instanceId"`
+	Executable Executable           `json:"executable"`
+	Resources  []ResourceAllocation `json:"resources"`
+	Ports      []PortSpec           `json:"ports"`
+	Env        map[string]string    `json:"env,omitempty"`
+	Args       []string             `json:"args,omitempty"`
+}
+
+// InstanceInfo is an instance as the API shows it (Drove's InstanceInfo).
+type InstanceInfo struct {
+	AppID        string               `json:"appId"`
+	AppName      string               `json:"appName"`
+	InstanceID   string               `json:"instanceId"`
+	ExecutorID   string               `json:"executorId"`
+	LocalInfo    LocalInstanceInfo    `json:"localInfo"`
+	Resources    []ResourceAllocation `json:"resources"`
+	State        InstanceState        `json:"state"`
+	Metadata     map[string]string    `json:"metadata"`
+	ErrorMessage string               `json:"errorMessage"`
+	Created      int64                `json:"created"`
+	Updated      int64                `json:"updated"`
+}
+
+// InstanceRecord is what the FSM stores per instance: the API view, the spec
+// to run, whether a stop was requested, and the newest report applied.
+type InstanceRecord struct {
+	Info          InstanceInfo `json:"info"`
+	Spec          InstanceSpec `json:"spec"`
+	StopRequested bool         `json:"stopRequested,omitempty"`
+	ReportBoot    int64        `json:"reportBoot,omitempty"`
+	ReportSeq     uint64       `json:"reportSeq,omitempty"`
+}
+
+// Newer reports whether a report with boot and seq is newer than the last one applied.
+func (r InstanceRecord) Newer(boot int64, seq uint64) bool {
+	if boot != r.ReportBoot {
+		return boot > r.ReportBoot
+	}
+	return seq > r.ReportSeq
+}

@@ -1,0 +1,200 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/drove-go/drove/fsm/model"
+	"github.com/google/uuid"
+	"github.com/hashicorp/go-hclog"
+)
+
+// dispatcher pushes start and stop commands for instances to executors, on
+// the leader only. It derives what to send from the replicated state each
+// time it changes (and every second), so a new leader simply carries on.
+// Sends are idempotent by instance id on the executor, retried with
+// exponential backoff; executors also pull their expected instances, which
+// heals anything lost here.
+type dispatcher struct {
+	c        *Controller
+	client   *http.Client
+	logger   hclog.Logger
+	parallel int
+
+	mu       sync.Mutex
+	attempts map[string]*dispatchAttempt // by instance id + kind
+}
+
+type dispatchAttempt struct {
+	next     time.Time
+	failures int
+	inFlight bool
+	done     bool // accepted: do not resend while the instance stays in the same state
+	state    model.InstanceState
+}
+
+const (
+	dispatchBackoffMin = 500 * time.Millisecond
+	dispatchBackoffMax = 30 * time.Second
+	// dispatchResend re-sends an accepted start whose instance still shows
+	// PENDING this long after (the executor may have restarted).
+	dispatchResend = 30 * time.Second
+)
+
+func newDispatcher(c *Controller) *dispatcher {
+	return &dispatcher{c: c, logger: c.logger.Named("dispatch"), parallel: 64,
+		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext, MaxIdleConnsPerHost: 8}}}
+}
+
+func (d *dispatcher) run(ctx context.Context) {
+	d.mu.Lock()
+	d.attempts = map[string]*dispatchAttempt{}
+	d.mu.Unlock()
+	sem := make(chan struct{}, d.parallel)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		changed := d.c.fsm.Changed()
+		d.scan(ctx, sem)
+		select {
+		case <-changed:
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// scan sends every command that is due.
+func (d *dispatcher) scan(ctx context.Context, sem chan struct{}) {
+	now := time.Now()
+	live := map[string]bool{}
+	for _, rec := range d.c.fsm.Instances(func(r *model.InstanceRecord) bool { return !r.Info.State.IsTerminal() }) {
+		kind := model.MsgStartInstance
+		if rec.StopRequested {
+			kind = model.MsgStopInstance
+			if rec.Info.State == model.InstanceStopping || rec.Info.State == model.InstanceDeprovisioning {
+				continue // the executor is already stopping it
+			}
+		} else if rec.Info.State != model.InstancePending {
+			continue // the executor has it; nothing to push
+		}
+		key := rec.Info.InstanceID + "/" + string(kind)
+		live[key] = true
+		if !d.due(key, rec.Info.State, now) {
+			continue
+		}
+		exec, ok := d.c.fsm.Executor(rec.Info.ExecutorID)
+		if !ok || exec.State == model.ExecutorRemoved {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		go func(rec model.InstanceRecord) {
+			defer func() { <-sem }()
+			d.send(ctx, key, kind, exec, rec)
+		}(rec)
+	}
+	d.forget(live)
+}
+
+func (d *dispatcher) due(key string, st model.InstanceState, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.attempts[key]
+	if a == nil {
+		a = &dispatchAttempt{}
+		d.attempts[key] = a
+	}
+	if a.state != st { // progress was made: the next need is new
+		a.state, a.done, a.failures = st, false, 0
+	}
+	if a.inFlight || now.Before(a.next) {
+		return false
+	}
+	a.inFlight = true
+	return true
+}
+
+func (d *dispatcher) forget(live map[string]bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k := range d.attempts {
+		if !live[k] {
+			delete(d.attempts, k)
+		}
+	}
+}
+
+func (d *dispatcher) send(ctx context.Context, key string, kind model.MessageType, exec model.ExecutorInfo, rec model.InstanceRecord) {
+	msg := model.ExecutorMessage{Type: kind,
+		Header:  model.MessageHeader{ID: uuid.NewString(), SenderType: "CONTROLLER", Direction: "REQUEST", MessageTime: time.Now().UnixMilli()},
+		Address: model.ExecutorAddress{ExecutorID: exec.ExecutorID, Hostname: exec.Hostname, Port: exec.Port, TransportType: exec.TransportType}}
+	if kind == model.MsgStartInstance {
+		spec := rec.Spec
+		msg.Spec = &spec
+	} else {
+		msg.InstanceID = rec.Info.InstanceID
+	}
+	err := d.post(ctx, exec, msg)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.attempts[key]
+	if a == nil {
+		return
+	}
+	a.inFlight = false
+	if err == nil {
+		a.done, a.failures = true, 0
+		a.next = time.Now().Add(dispatchResend)
+		return
+	}
+	a.failures++
+	backoff := min(dispatchBackoffMin<<min(a.failures-1, 10), dispatchBackoffMax)
+	a.next = time.Now().Add(backoff)
+	d.logger.Debug("dispatch failed; will retry", "instance", rec.Info.InstanceID, "type", kind,
+		"executor", exec.ExecutorID, "retry_in", backoff, "error", err)
+}
+
+func (d *dispatcher) post(ctx context.Context, exec model.ExecutorInfo, msg model.ExecutorMessage) error {
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if exec.TransportType == model.TransportHTTPS {
+		scheme = "https"
+	}
+	url := scheme + "://" + net.JoinHostPort(exec.Hostname, strconv.Itoa(exec.Port)) + "/apis/v1/messages"
+	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(headerClusterAuth, d.c.cfg.ClusterSecret)
+	req.Header.Set(headerNodeID, d.c.cfg.NodeID)
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var mr model.MessageResponse
+	if err := json.NewDecoder(resp.Body).Decode(&mr); err != nil {
+		return fmt.Errorf("executor answered %d with an unreadable body: %w", resp.StatusCode, err)
+	}
+	if mr.Status != model.MessageAccepted && mr.Status != model.MessageHandled {
+		return fmt.Errorf("executor answered %s: %s", mr.Status, mr.Message)
+	}
+	return nil
+}
