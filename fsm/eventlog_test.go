@@ -160,7 +160,7 @@ func TestFSM_EventLogBounds(t *testing.T) {
 }
 
 // EventsSince must treat any cursor past the newest event as "nothing new".
-// BUG (fsm/eventlog.go:80): skip = int(after-first+1) overflows int for
+// Regression (fixed): skip = int(after-first+1) overflows int for
 // after >= first+2^63-1, giving a negative skip; since() then calls
 // l.at(negative) (eventlog.go:84) and panics with "index out of range" while
 // holding the read lock. The cursor comes from API clients, so an absurd

@@ -3,6 +3,7 @@ package fsm
 import (
 	"maps"
 	"slices"
+	"sort"
 
 	"github.com/drove-go/drove/fsm/model"
 )
@@ -64,10 +65,22 @@ func (f *FSM) applyExecutorLost(buf []byte) any {
 	info.Removed, info.Updated = req.Timestamp, req.Timestamp
 	f.st.executors[req.ExecutorID] = &info
 	f.st.events.append(model.EventExecutorRemoved, req.Timestamp, map[string]any{model.MetaExecutorID: req.ExecutorID})
+	// Map order is random: sort so every replica appends the same events in
+	// the same order.
+	var lost []*model.InstanceRecord
 	for _, r := range f.st.instances {
 		if r.Info.ExecutorID == req.ExecutorID && !r.Info.State.IsTerminal() {
-			f.setInstanceStateLocked(r, model.InstanceLost, "Executor lost: "+req.Reason, req.Timestamp)
+			lost = append(lost, r)
 		}
+	}
+	sort.Slice(lost, func(i, j int) bool {
+		if lost[i].Info.Created != lost[j].Info.Created {
+			return lost[i].Info.Created < lost[j].Info.Created
+		}
+		return lost[i].Info.InstanceID < lost[j].Info.InstanceID
+	})
+	for _, r := range lost {
+		f.setInstanceStateLocked(r, model.InstanceLost, "Executor lost: "+req.Reason, req.Timestamp)
 	}
 	f.notifyLocked()
 	return nil

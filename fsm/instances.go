@@ -77,7 +77,12 @@ func (f *FSM) applyInstanceReport(buf []byte) any {
 		}
 		n := *r
 		n.ReportBoot, n.ReportSeq = rep.Boot, rep.Seq
-		n.Info.LocalInfo = rep.Info.LocalInfo
+		if rep.Info.LocalInfo.Hostname != "" {
+			n.Info.LocalInfo.Hostname = rep.Info.LocalInfo.Hostname
+		}
+		if rep.Info.LocalInfo.Ports != nil {
+			n.Info.LocalInfo.Ports = rep.Info.LocalInfo.Ports
+		}
 		n.Info.ErrorMessage = rep.Info.ErrorMessage
 		n.Info.Updated = req.Timestamp
 		changed := n.Info.State != rep.Info.State

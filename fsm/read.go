@@ -39,7 +39,7 @@ func (f *FSM) EventsLatest(lastSyncTime int64, size int) model.EventsList {
 	l := f.st.events
 	out := model.EventsList{Events: []model.Event{}, LastSyncTime: lastSyncTime}
 	if l.count > 0 {
-		out.LastSyncTime = l.at(l.count-1).Time
+		out.LastSyncTime = l.at(l.count - 1).Time
 	}
 	for i := l.count - 1; i >= 0 && len(out.Events) < size; i-- {
 		e := l.at(i)
@@ -64,7 +64,7 @@ func (f *FSM) EventsSummary(lastSyncTime int64) model.EventsSummary {
 		}
 	}
 	if l.count > 0 {
-		out.LastSyncTime = l.at(l.count-1).Time
+		out.LastSyncTime = l.at(l.count - 1).Time
 	}
 	return out
 }

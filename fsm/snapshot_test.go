@@ -338,7 +338,7 @@ func TestFSM_PersistReportsCloseError(t *testing.T) {
 
 // A snapshot whose nextEventIndex record is missing (or lower than its
 // events) must still never reuse an event index.
-// BUG (fsm/eventlog.go:98-101): restoreEventLog trusts nextIndex blindly and
+// Regression (fixed): restoreEventLog trusts nextIndex blindly and
 // falls back to 1, so the next event reuses index 1 (and its id) while
 // indexes 1..3 are still stored; since()'s arithmetic then returns wrong
 // ranges. Fix: nextIndex = max(nextIndex, lastEvent.Index+1, 1).

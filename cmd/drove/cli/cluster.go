@@ -12,10 +12,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Commands returns the client command tree: `cluster` with its subcommands
+// Commands returns the client command trees: `cluster` with its subcommands
 // ping, summary, leader, maintenance-on, maintenance-off, events,
-// controllers, remove-controller and leave. The commands read the global
-// flags from o, which AddFlags must have registered on the root command.
+// controllers, remove-controller and leave, and `executor` with list, info
+// and appinstances. The commands read the global flags from o, which
+// AddFlags must have registered on the root command; with --json they print
+// the response data as JSON instead of tables.
 func Commands(o *Options) []*cobra.Command {
 	cluster := &cobra.Command{
 		Use:   "cluster",
@@ -31,7 +33,7 @@ func Commands(o *Options) []*cobra.Command {
 		eventsCmd(o),
 		controllersCmd(o), removeControllerCmd(o), leaveCmd(o),
 	)
-	return []*cobra.Command{cluster}
+	return []*cobra.Command{cluster, executorCmd(o)}
 }
 
 // client resolves the connection settings and builds a Client.
@@ -67,10 +69,13 @@ func pingCmd(o *Options) *cobra.Command {
 				return err
 			}
 			var pong string
-			if err := c.DoContext(cmd.Context(), http.MethodGet, "/apis/v1/ping", nil, nil, &pong); err != nil {
+			printed, err := o.call(cmd, c, http.MethodGet, "/apis/v1/ping", nil, &pong)
+			if err != nil {
 				return fmt.Errorf("error pinging drove cluster: %w", err)
 			}
-			outln(cmd, "Cluster ping successful")
+			if !printed {
+				outln(cmd, "Cluster ping successful")
+			}
 			return nil
 		},
 	})
@@ -94,13 +99,15 @@ type ClusterSummary struct {
 	TotalMemory            int64  `json:"totalMemory"`
 }
 
-func getSummary(cmd *cobra.Command, o *Options) (ClusterSummary, error) {
-	var s ClusterSummary
+// getSummary fetches the cluster summary; printed reports that --json
+// already printed it.
+func getSummary(cmd *cobra.Command, o *Options) (s ClusterSummary, printed bool, err error) {
 	c, err := o.client(cmd)
 	if err != nil {
-		return s, err
+		return s, false, err
 	}
-	return s, c.DoContext(cmd.Context(), http.MethodGet, "/apis/v1/cluster", nil, nil, &s)
+	printed, err = o.call(cmd, c, http.MethodGet, "/apis/v1/cluster", nil, &s)
+	return s, printed, err
 }
 
 func summaryCmd(o *Options) *cobra.Command {
@@ -108,8 +115,8 @@ func summaryCmd(o *Options) *cobra.Command {
 		Use:   "summary",
 		Short: "Show cluster summary",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := getSummary(cmd, o)
-			if err != nil {
+			s, printed, err := getSummary(cmd, o)
+			if err != nil || printed {
 				return err
 			}
 			tw := newTable(cmd.OutOrStdout())
@@ -138,8 +145,8 @@ func leaderCmd(o *Options) *cobra.Command {
 		Use:   "leader",
 		Short: "Show leader for cluster",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := getSummary(cmd, o)
-			if err != nil {
+			s, printed, err := getSummary(cmd, o)
+			if err != nil || printed {
 				return err
 			}
 			if s.Leader == "" {
@@ -172,7 +179,7 @@ func maintenanceCmd(o *Options, on bool) *cobra.Command {
 				return err
 			}
 			var st MaintenanceState
-			if err := c.DoContext(cmd.Context(), http.MethodPost, path, nil, nil, &st); err != nil {
+			if printed, err := o.call(cmd, c, http.MethodPost, path, nil, &st); err != nil || printed {
 				return err
 			}
 			tw := newTable(cmd.OutOrStdout())
@@ -216,7 +223,7 @@ func controllersCmd(o *Options) *cobra.Command {
 				return err
 			}
 			var list []ControllerInfo
-			if err := c.DoContext(cmd.Context(), http.MethodGet, "/apis/v1/cluster/controllers", nil, nil, &list); err != nil {
+			if printed, err := o.call(cmd, c, http.MethodGet, "/apis/v1/cluster/controllers", nil, &list); err != nil || printed {
 				return err
 			}
 			tw := newTable(cmd.OutOrStdout())
@@ -246,7 +253,7 @@ func removeControllerCmd(o *Options) *cobra.Command {
 				Removed string `json:"removed"`
 			}
 			path := "/apis/v1/cluster/controllers/" + url.PathEscape(args[0])
-			if err := c.DoContext(cmd.Context(), http.MethodDelete, path, nil, nil, &out); err != nil {
+			if printed, err := o.call(cmd, c, http.MethodDelete, path, nil, &out); err != nil || printed {
 				return err
 			}
 			outf(cmd, "Controller %s removed from the cluster\n", orElse(out.Removed, args[0]))
@@ -273,7 +280,7 @@ func leaveCmd(o *Options) *cobra.Command {
 			var out struct {
 				Left string `json:"left"`
 			}
-			if err := c.DoContext(cmd.Context(), http.MethodPost, "/apis/v1/cluster/controllers/self/leave", nil, nil, &out); err != nil {
+			if printed, err := o.call(cmd, c, http.MethodPost, "/apis/v1/cluster/controllers/self/leave", nil, &out); err != nil || printed {
 				return err
 			}
 			outf(cmd, "Controller %s left the cluster and is shutting down\n", orElse(out.Left, c.BaseURL))

@@ -84,6 +84,7 @@ func TestCommands_Cluster(t *testing.T) {
 		require.Contains(t, out, "Utilization: 25% (Total: 8 Used: 2 Free: 6)")
 		require.Contains(t, out, "Utilization: 25% (Total: 16,384 MB Used: 4,096 MB Free: 12,288 MB)")
 		require.Contains(t, out, "Applications              Active: 4 Total: 10\n")
+		require.Contains(t, out, "Number of live executors  3\n")
 	})
 	t.Run("leader", func(t *testing.T) {
 		out, _, err := run(t, append(e, "cluster", "leader")...)

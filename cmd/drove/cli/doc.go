@@ -1,5 +1,8 @@
-// Package cli implements drove's client commands: the `cluster` command tree
-// that talks to a controller's HTTP API the way Drove's Python CLI does.
+// Package cli implements drove's client commands: the `cluster` and
+// `executor` command trees that talk to a controller's HTTP API the way
+// Drove's Python CLI does. With the global --json flag (long form only) every
+// command prints the response data as indented JSON instead of a table;
+// `cluster events --follow --json` prints one JSON object per line.
 //
 // Connection settings come from the global flags (see Options), from the
 // environment (DROVE_ENDPOINT, DROVE_USERNAME, DROVE_PASSWORD) or from

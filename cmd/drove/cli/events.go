@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +25,7 @@ type eventsFlags struct {
 	follow  bool
 	textfmt string
 	since   string
+	asJSON  bool // the global --json
 }
 
 func eventsCmd(o *Options) *cobra.Command {
@@ -31,7 +34,8 @@ func eventsCmd(o *Options) *cobra.Command {
 		Use:   "events",
 		Short: "Events on the cluster",
 		Long: "Lists the latest cluster events (newest first) or, with --follow, streams new events\n" +
-			"as they happen, one line each: TIME TYPE id KEY=value,...\n\n" +
+			"as they happen, one line each: TIME TYPE id KEY=value,...\n" +
+			"With --json the list is printed as a JSON array and followed events as one JSON object per line.\n\n" +
 			"Drove CLI's shorthands -c, -t and -f mean --count, --type and --follow here; the global\n" +
 			"--cluster, --auth-header and --file flags are available in their long form.",
 		Example: "  drove cluster events -c 50 -t EXECUTOR_ADDED -t EXECUTOR_REMOVED\n" +
@@ -40,6 +44,10 @@ func eventsCmd(o *Options) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.count <= 0 {
 				return fmt.Errorf("--count must be positive, got %d", f.count)
+			}
+			f.asJSON = o.JSON
+			if f.asJSON && f.textfmt != "" {
+				return errors.New("--json and --textfmt cannot be used together")
 			}
 			if f.textfmt != "" {
 				if _, err := formatTemplate(f.textfmt, eventFields(Event{})); err != nil {
@@ -66,8 +74,16 @@ func eventsCmd(o *Options) *cobra.Command {
 	return cmd
 }
 
-// render formats one event per the flags.
+// render formats one event per the flags; with --json as compact JSON.
 func (f eventsFlags) render(ev Event) (string, error) {
+	if f.asJSON {
+		var buf bytes.Buffer
+		if len(ev.raw) > 0 && json.Compact(&buf, ev.raw) == nil {
+			return buf.String(), nil
+		}
+		raw, err := json.Marshal(ev)
+		return string(raw), err
+	}
 	if f.textfmt == "" {
 		return eventLine(ev), nil
 	}
@@ -89,15 +105,26 @@ func (f eventsFlags) wanted(ev Event) bool {
 
 func listEvents(cmd *cobra.Command, c *Client, f eventsFlags) error {
 	q := url.Values{"lastSyncTime": {"0"}, "size": {strconv.Itoa(f.count)}}
-	var events []Event
+	var events []json.RawMessage
 	if err := c.DoContext(cmd.Context(), http.MethodGet, "/apis/v1/cluster/events", q, nil, &events); err != nil {
 		return err
 	}
-	out := cmd.OutOrStdout()
-	for _, ev := range events {
-		if !f.wanted(ev) {
-			continue
+	keptRaw := make([]json.RawMessage, 0, len(events))
+	kept := make([]Event, 0, len(events))
+	for _, raw := range events {
+		var ev Event
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return fmt.Errorf("decoding event: %w", err)
 		}
+		if f.wanted(ev) {
+			keptRaw, kept = append(keptRaw, raw), append(kept, ev)
+		}
+	}
+	out := cmd.OutOrStdout()
+	if f.asJSON {
+		return writeJSON(out, keptRaw)
+	}
+	for _, ev := range kept {
 		line, err := f.render(ev)
 		if err != nil {
 			return err

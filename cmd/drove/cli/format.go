@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
+
+	"github.com/spf13/cobra"
 )
 
 // timeLayout is how epoch-ms timestamps are shown, in local time.
@@ -26,6 +29,29 @@ func formatTime(ms int64) string {
 // newTable returns a tabwriter for aligned columns; call Flush when done.
 func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
+
+// call performs a request without body. Normally it decodes the response
+// data into out; with --json it prints the data as indented JSON instead and
+// returns printed=true, and the caller must then print nothing more.
+func (o *Options) call(cmd *cobra.Command, c *Client, method, path string, query url.Values, out any) (printed bool, err error) {
+	if !o.JSON {
+		return false, c.DoContext(cmd.Context(), method, path, query, nil, out)
+	}
+	var raw json.RawMessage
+	if err := c.DoContext(cmd.Context(), method, path, query, nil, &raw); err != nil {
+		return false, err
+	}
+	return true, writeJSON(cmd.OutOrStdout(), raw)
+}
+
+// writeJSON prints v as indented JSON (json.RawMessage is re-indented; nil
+// prints null), without HTML escaping.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // metaValue renders one raw JSON metadata value: strings unquoted, anything

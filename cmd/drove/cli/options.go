@@ -34,6 +34,7 @@ type Options struct {
 	AuthHeader string // sent verbatim as Authorization when no username/password (-t)
 	Insecure   bool   // skip TLS certificate verification (-i)
 	Debug      bool   // print requests and response status to stderr (-d)
+	JSON       bool   // print the response data as indented JSON instead of tables (--json, no shorthand)
 }
 
 // flagSpec describes one global flag, so that commands whose own shorthands
@@ -55,13 +56,14 @@ func (o *Options) specs() []flagSpec {
 		{name: "auth-header", short: "t", str: &o.AuthHeader, usage: "Authorization header value, used when no username/password is set"},
 		{name: "insecure", short: "i", boolean: &o.Insecure, usage: "do not verify the server's TLS certificate"},
 		{name: "debug", short: "d", boolean: &o.Debug, usage: "print HTTP requests and response status to stderr"},
+		{name: "json", boolean: &o.JSON, usage: "print the response data as indented JSON instead of a table"},
 	}
 }
 
 // AddFlags registers the global client flags on fs (normally the root
 // command's persistent flags): -f/--file (default ~/.drove), -c/--cluster,
 // -e/--endpoint, -u/--username, -p/--password, -t/--auth-header,
-// -i/--insecure and -d/--debug.
+// -i/--insecure, -d/--debug and --json (long form only).
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	for _, s := range o.specs() {
 		if s.boolean != nil {

@@ -21,6 +21,8 @@ type Event struct {
 	ID       string                     `json:"id"`
 	Time     int64                      `json:"time"`
 	Metadata map[string]json.RawMessage `json:"metadata"`
+
+	raw json.RawMessage // the event as received, when it came from a stream
 }
 
 // Gap is the watch stream's notice that events before FirstIndex were
@@ -196,6 +198,7 @@ func dispatch(o WatchOptions, f sseFrame, lastID *string) error {
 			if err := json.Unmarshal([]byte(f.data), &ev); err != nil {
 				o.warn(fmt.Sprintf("skipping undecodable event %s: %v", f.id, err))
 			} else if o.OnEvent != nil {
+				ev.raw = json.RawMessage(f.data)
 				if err := o.OnEvent(f.id, ev); err != nil {
 					return &fatalError{err}
 				}
