@@ -10,6 +10,7 @@ import (
 	"github.com/drove-go/drove/cluster"
 	"github.com/drove-go/drove/cluster/gossip"
 	"github.com/drove-go/drove/fsm"
+	"github.com/drove-go/drove/fsm/model"
 	"github.com/hashicorp/go-hclog"
 	sockaddr "github.com/hashicorp/go-sockaddr"
 )
@@ -38,6 +39,10 @@ type ControllerConfig struct {
 	ExecutorAbsentGrace time.Duration
 	// RemovedExecutorRetention is how long a lost executor stays listed as REMOVED.
 	RemovedExecutorRetention time.Duration
+	// DropDispatch is fault injection for tests: a leader→executor message
+	// for which it returns true is dropped as if lost on the network, while
+	// the dispatcher believes it was delivered. Nil in production.
+	DropDispatch func(model.ExecutorMessage) bool
 	Version                  string
 
 	Raft   cluster.Config // timing and snapshot settings; ids and addresses are filled in by New

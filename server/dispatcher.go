@@ -147,7 +147,10 @@ func (d *dispatcher) send(ctx context.Context, key string, kind model.MessageTyp
 	} else {
 		msg.InstanceID = rec.Info.InstanceID
 	}
-	err := d.post(ctx, exec, msg)
+	var err error
+	if drop := d.c.cfg.DropDispatch; drop == nil || !drop(msg) {
+		err = d.post(ctx, exec, msg)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	a := d.attempts[key]

@@ -39,7 +39,10 @@ func (p *Pool) Join(addrs []string) (int, error) {
 
 // JoinBackground starts a goroutine that calls Join(addrs), retrying with a
 // backoff doubling from 200ms to 5s, until at least one other node has been
-// contacted, ctx is done, or the pool is shut down. Failures are logged. If
+// contacted, ctx is done, or the pool is shut down. After joining it keeps
+// watching: when none of the seed addresses is an alive member any more (all
+// seeds restarted, or a partition isolated this node) it joins them again,
+// since memberlist never reconnects to members it declared dead. Failures are logged. If
 // addrs holds only this node's own address there is nothing to join and the
 // goroutine ends at once. It returns immediately; Shutdown waits for the
 // goroutine to end.
@@ -72,6 +75,7 @@ func (p *Pool) joinLoop(ctx context.Context, addrs []string) {
 			p.logger.Warn("join failed, retrying", "attempt", attempt, "retry_in", backoff, "error", err)
 		case n > 0 && p.ml.NumMembers() > 1:
 			p.logger.Info("joined gossip pool", "contacted", n, "members", p.ml.NumMembers())
+			p.watchSeeds(ctx, addrs)
 			return
 		default:
 			p.logger.Warn("join reached no other member, retrying", "attempt", attempt, "retry_in", backoff)
@@ -160,6 +164,52 @@ func (p *Pool) listensOn(ip net.IP) bool {
 	}
 	for _, a := range ifAddrs {
 		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// rejoinInterval is how often a joined pool checks that a seed is still alive.
+const rejoinInterval = 2 * time.Second
+
+// watchSeeds rejoins addrs whenever no seed is an alive member.
+func (p *Pool) watchSeeds(ctx context.Context, addrs []string) {
+	t := time.NewTicker(rejoinInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.stopCh:
+			return
+		case <-t.C:
+		}
+		if p.anySeedAlive(addrs) {
+			continue
+		}
+		if n, err := p.Join(addrs); err != nil || n == 0 {
+			p.logger.Debug("no seed alive; rejoin failed", "error", err)
+		} else {
+			p.logger.Info("no seed was alive; rejoined", "contacted", n)
+		}
+	}
+}
+
+// anySeedAlive reports whether an alive member other than this node has the
+// address of one of the seeds (hostnames are resolved).
+func (p *Pool) anySeedAlive(addrs []string) bool {
+	alive := map[string]bool{}
+	for _, m := range p.Members() {
+		if m.Name != p.name && m.State == MemberAlive {
+			alive[m.Addr] = true
+		}
+	}
+	for _, a := range p.withoutSelf(addrs) {
+		if _, rest, ok := strings.Cut(a, "/"); ok {
+			a = rest
+		}
+		if tcp, err := net.ResolveTCPAddr("tcp", a); err == nil && alive[tcp.String()] {
 			return true
 		}
 	}
