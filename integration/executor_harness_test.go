@@ -41,8 +41,8 @@ func executorConfig(t testing.TB, tc *testCluster, id string) agent.Config {
 	cfg.Metadata = map[string]string{"rack": "r1"}
 	cfg.RegisterInterval, cfg.ReportInterval = 5*time.Second, 2*time.Second
 	cfg.ReconcileInterval, cfg.UnknownGrace = 300*time.Millisecond, time.Second
-	cfg.Gossip.ProbeInterval, cfg.Gossip.ProbeTimeout = 200*time.Millisecond, 100*time.Millisecond
-	cfg.Gossip.GossipInterval, cfg.Gossip.PushPullInterval = 50*time.Millisecond, 2*time.Second
+	cfg.Gossip.ProbeInterval, cfg.Gossip.ProbeTimeout = 400*time.Millisecond, 200*time.Millisecond
+	cfg.Gossip.GossipInterval, cfg.Gossip.PushPullInterval = 100*time.Millisecond, 2*time.Second
 	cfg.Logger = testLogger(t, id)
 	return cfg
 }

@@ -129,12 +129,10 @@ func stayActive(t *testing.T, tc *testCluster, d time.Duration, ids ...string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		l := tc.leaderIndex()
-		if l < 0 {
-			continue
-		}
+		// Through the API: it answers only from a leader that has caught up.
+		list := executors(t, tc, tc.follower())
 		for _, id := range ids {
-			e, ok := tc.nodes[l].c.FSM().Executor(id)
+			e, ok := list[id]
 			require.True(t, ok, "executor %s is registered", id)
 			require.Equal(t, model.ExecutorActive, e.State, "executor %s", id)
 		}

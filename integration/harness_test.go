@@ -42,7 +42,6 @@ func (n *testNode) running() bool { return n.c != nil }
 type testCluster struct {
 	t     testing.TB
 	nodes []*testNode
-	mu    sync.Mutex
 }
 
 // clusterOption adjusts every node's configuration before start.
@@ -102,8 +101,8 @@ func nodeConfig(t testing.TB, id string, dir string, expect int, opts ...cluster
 	}
 	cfg.Raft.HeartbeatTimeout, cfg.Raft.ElectionTimeout = 300*time.Millisecond, 300*time.Millisecond
 	cfg.Raft.LeaderLeaseTimeout = 150 * time.Millisecond
-	cfg.Gossip.ProbeInterval, cfg.Gossip.ProbeTimeout = 200*time.Millisecond, 100*time.Millisecond
-	cfg.Gossip.GossipInterval, cfg.Gossip.PushPullInterval = 50*time.Millisecond, 2*time.Second
+	cfg.Gossip.ProbeInterval, cfg.Gossip.ProbeTimeout = 400*time.Millisecond, 200*time.Millisecond
+	cfg.Gossip.GossipInterval, cfg.Gossip.PushPullInterval = 100*time.Millisecond, 2*time.Second
 	cfg.Logger = testLogger(t, id)
 	for _, o := range opts {
 		o(&cfg)
