@@ -3,4 +3,57 @@
 // stop commands from the leader and reconciles against the leader's view.
 // Runtimes plug in behind the Runtime interface (agent/fakeruntime in memory,
 // agent/docker for real containers).
+//
+// # Structure
+//
+// Agent (agent.go) owns the lifecycle only. Behaviour lives in small
+// collaborators:
+//
+//   - controllerClient (client.go) calls the controllers' internal executor
+//     endpoints with the cluster secret, trying each controller in turn from
+//     the last one that answered (5s per attempt by default).
+//   - instanceManager (instances.go, lifecycle.go) holds the instances and
+//     drives them through the runtime. A goroutine exists only while an
+//     instance transitions; container deaths arrive as runtime events (and
+//     are double-checked against Runtime.List on every reconcile round).
+//   - registrar (registrar.go) registers at start (retrying with backoff),
+//     when asked, when the registration changes, and every RegisterInterval.
+//   - reporter (reporter.go) batches state changes for ReportBatch and sends
+//     them (Full=false), and every ReportInterval sends all instances
+//     (Full=true). Failed sends are retried with backoff; only the newest
+//     report of each instance is kept.
+//   - reconciler (reconciler.go) compares the agent with the leader's
+//     expected instances every ReconcileInterval.
+//   - api (api.go) serves POST /apis/v1/messages, GET /apis/v1/instances and
+//     GET /healthz.
+//
+// # Instance lifecycle
+//
+// PENDING → PROVISIONING → STARTING → (create, start) → UNREADY → READY →
+// HEALTHY. A failed create is PROVISIONING_FAILED (image) or START_FAILED, a
+// failed start START_FAILED; both continue DEPROVISIONING → STOPPED with the
+// error message. A stop runs STOPPING → DEPROVISIONING → STOPPED (the
+// container is stopped, then removed). A container that dies on its own
+// makes the instance LOST ("container exited with code N") and is removed.
+// STOPPED and LOST instances are kept for TerminalRetention, then forgotten.
+// Every change increments the instance's Seq; reports carry Seq and the
+// agent's Boot so that the leader can ignore stale ones.
+//
+// # Contract with the controllers
+//
+//   - Messages are idempotent by instance id: a START for a known id and a
+//     STOP for an unknown, stopping or ended id are ACCEPTED and change
+//     nothing. A message addressed to another executor id is REJECTED.
+//   - The expected view must list every instance the leader considers
+//     active on this executor in Run (with its leader-recorded state) or in
+//     Stop. An active instance in neither list is stopped after
+//     UnknownGrace. When Known is false the agent registers again and stops
+//     nothing.
+//   - A Run entry the agent lacks is started if its state is PENDING, and
+//     otherwise reported LOST ("instance not found on executor", Seq 1 under
+//     the current Boot).
+//   - A report answered with Reregister is treated as not applied: the agent
+//     registers and sends the same changes again.
+//   - Shutdown leaves gossip gracefully; containers keep running. Kill
+//     stops without leaving (a crash, as far as the cluster can tell).
 package agent

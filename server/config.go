@@ -43,7 +43,7 @@ type ControllerConfig struct {
 	// for which it returns true is dropped as if lost on the network, while
 	// the dispatcher believes it was delivered. Nil in production.
 	DropDispatch func(model.ExecutorMessage) bool
-	Version                  string
+	Version      string
 
 	Raft   cluster.Config // timing and snapshot settings; ids and addresses are filled in by New
 	Gossip gossip.Config  // probe settings; ids and addresses are filled in by New

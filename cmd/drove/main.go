@@ -31,6 +31,7 @@ func newRootCommand() *cobra.Command {
 	opts := &cli.Options{}
 	opts.AddFlags(root.PersistentFlags())
 	root.AddCommand(newControllerCommand())
+	root.AddCommand(newExecutorCommand())
 	root.AddCommand(cli.Commands(opts)...)
 	return root
 }

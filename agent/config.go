@@ -1,0 +1,190 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/drove-go/drove/cluster/gossip"
+	"github.com/drove-go/drove/fsm/model"
+	"github.com/hashicorp/go-hclog"
+)
+
+// Config configures an Agent. Start from DefaultConfig. Error messages of
+// Validate name the command-line flag and the offending value.
+type Config struct {
+	// ExecutorID is the executor's id; "" means resources.ExecutorID of
+	// Hostname and the bound HTTP port (Drove's derivation).
+	ExecutorID string
+	// Hostname is the name controllers use to reach the agent's API and the
+	// hostname reported for instances; "" means os.Hostname().
+	Hostname string
+	// HTTPAddr is the API listen address (port 0 picks a free port).
+	HTTPAddr string
+	// GossipAddr is the gossip listen address, UDP and TCP (port 0 works).
+	GossipAddr string
+	// Advertise is the host or IP other gossip members use to reach this
+	// one; "" picks the bind IP when concrete, else a private IP.
+	Advertise string
+	// Join lists controllers' gossip addresses (host:port).
+	Join []string
+	// Controllers lists controller API base URLs (http://host:4000); any of
+	// them will do, followers forward to the leader.
+	Controllers []string
+	// ClusterSecret authenticates node-to-node calls (both directions) and
+	// encrypts gossip. Required.
+	ClusterSecret string
+	// Tags are the executor's tags; the hostname is always added.
+	Tags []string
+	// Metadata is free-form executor metadata sent on registration.
+	Metadata map[string]string
+	// Layout is the cores and memory offered (see agent/resources.Discover).
+	Layout model.ResourceLayout
+	// RegisterInterval is how often the agent registers again to heal.
+	RegisterInterval time.Duration
+	// ReportInterval is how often a full report of all instances is sent.
+	ReportInterval time.Duration
+	// ReconcileInterval is how often the agent compares itself with the
+	// leader's expected instances (jittered ±20%).
+	ReconcileInterval time.Duration
+	// UnknownGrace is how long an instance the controller does not know
+	// keeps running before the agent stops it.
+	UnknownGrace time.Duration
+	// ReportBatch is how long state changes are collected before one report
+	// carries them.
+	ReportBatch time.Duration
+	// ControllerTimeout bounds each call to one controller.
+	ControllerTimeout time.Duration
+	// StopGrace is the SIGTERM→SIGKILL grace of a container stop.
+	StopGrace time.Duration
+	// TerminalRetention is how long STOPPED / LOST instances stay listed
+	// (and reported) before they are forgotten.
+	TerminalRetention time.Duration
+	// Version is the drove version, sent on registration and in gossip.
+	Version string
+	// Gossip holds the gossip timing knobs; ids, addresses, secret and meta
+	// are filled in by New.
+	Gossip gossip.Config
+	// Logger receives the agent's logs; nil discards them.
+	Logger hclog.Logger
+}
+
+// DefaultConfig returns production defaults (Drove's executor port 3000).
+func DefaultConfig() Config {
+	return Config{
+		HTTPAddr:          ":3000",
+		GossipAddr:        ":3002",
+		RegisterInterval:  60 * time.Second,
+		ReportInterval:    30 * time.Second,
+		ReconcileInterval: 10 * time.Second,
+		UnknownGrace:      30 * time.Second,
+		ReportBatch:       100 * time.Millisecond,
+		ControllerTimeout: 5 * time.Second,
+		StopGrace:         10 * time.Second,
+		TerminalRetention: 10 * time.Minute,
+		Gossip:            gossip.DefaultConfig(),
+	}
+}
+
+// Validate checks c. Hostname and ExecutorID may be empty (New derives them).
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf("agent: "+format, args...)) }
+	for _, a := range []struct{ flag, v string }{{"http-addr", c.HTTPAddr}, {"gossip-addr", c.GossipAddr}} {
+		if _, _, err := splitHostPort(a.v); err != nil {
+			add("--%s %q: %v", a.flag, a.v, err)
+		}
+	}
+	if strings.ContainsAny(c.Hostname, " /:") {
+		add("--hostname %q must be a plain host name or IP", c.Hostname)
+	}
+	if len(c.Controllers) == 0 {
+		add("--controllers is empty: give at least one controller URL (http://host:4000)")
+	}
+	for _, u := range c.Controllers {
+		if err := checkControllerURL(u); err != nil {
+			add("--controllers entry %q: %v", u, err)
+		}
+	}
+	for _, j := range c.Join {
+		if strings.TrimSpace(j) == "" {
+			add("--join has an empty entry")
+		}
+	}
+	if c.ClusterSecret == "" {
+		add("--cluster-secret is required (controllers and executors must share it)")
+	}
+	if c.Layout.TotalCores() <= 0 {
+		add("resource layout offers no cores (--cores %d)", c.Layout.TotalCores())
+	}
+	if c.Layout.TotalMemory() <= 0 {
+		add("resource layout offers no memory (--memory-mb %d)", c.Layout.TotalMemory())
+	}
+	for k := range c.Metadata {
+		if k == "" {
+			add("--metadata has an empty key")
+		}
+	}
+	durs := []struct {
+		flag string
+		v    time.Duration
+	}{
+		{"register-interval", c.RegisterInterval}, {"report-interval", c.ReportInterval},
+		{"reconcile-interval", c.ReconcileInterval}, {"unknown-grace", c.UnknownGrace},
+		{"ReportBatch", c.ReportBatch}, {"ControllerTimeout", c.ControllerTimeout},
+		{"StopGrace", c.StopGrace}, {"TerminalRetention", c.TerminalRetention},
+	}
+	for _, d := range durs {
+		if d.v <= 0 {
+			name := d.flag
+			if strings.Contains(name, "-") {
+				name = "--" + name
+			}
+			add("%s must be > 0, got %s", name, d.v)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// tags returns the configured tags plus the hostname, without duplicates.
+func (c Config) tags() []string {
+	out := make([]string, 0, len(c.Tags)+1)
+	for _, t := range append(slices.Clone(c.Tags), c.Hostname) {
+		if t = strings.TrimSpace(t); t != "" && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func checkControllerURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("scheme must be http or https, got %q", u.Scheme)
+	}
+	if u.Host == "" {
+		return errors.New("host is missing")
+	}
+	return nil
+}
+
+// splitHostPort parses "host:port" where the port is 0..65535 and host may be empty.
+func splitHostPort(addr string) (string, int, error) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("port must be a number 0-65535, got %q", p)
+	}
+	return h, port, nil
+}

@@ -1,0 +1,372 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/drove-go/drove/fsm/model"
+)
+
+// Container labels the agent sets on every container it creates.
+const (
+	LabelInstanceID = "drove.instance.id"
+	LabelAppID      = "drove.app.id"
+	LabelExecutorID = "drove.executor.id"
+)
+
+// start accepts spec and starts it asynchronously. It is idempotent by
+// instance id: a known id (in any state) is accepted and nothing happens.
+func (m *instanceManager) start(spec model.InstanceSpec) (created bool, err error) {
+	if spec.InstanceID == "" || spec.AppID == "" {
+		return false, errors.New("spec needs appId and instanceId")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return false, errClosed
+	}
+	if _, ok := m.instances[spec.InstanceID]; ok {
+		return false, nil
+	}
+	now := m.now().UnixMilli()
+	in := &instance{spec: spec, created: now, busy: true}
+	m.instances[spec.InstanceID] = in
+	m.setLocked(in, model.InstancePending, "")
+	m.wg.Add(1)
+	go m.drive(in, false)
+	return true, nil
+}
+
+// stop asks for id to stop. It is idempotent: an unknown, ended or already
+// stopping instance is left alone.
+func (m *instanceManager) stop(id string) (known bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	in, ok := m.instances[id]
+	if !ok {
+		return false
+	}
+	if m.closed || in.state.IsTerminal() || in.stopReq {
+		return true
+	}
+	in.stopReq = true
+	if in.busy {
+		if in.cancelStart != nil {
+			in.cancelStart() // do not wait for a slow pull or start
+		}
+		return true // the transition in flight turns into a stop
+	}
+	in.busy = true
+	m.wg.Add(1)
+	go m.drive(in, true)
+	return true
+}
+
+// drive is the goroutine of one transition: start (unless stopOnly), then
+// stop if a stop was asked for meanwhile.
+func (m *instanceManager) drive(in *instance, stopOnly bool) {
+	defer m.wg.Done()
+	if !stopOnly {
+		m.startContainer(in)
+	}
+	for m.release(in) {
+		m.stopContainer(in)
+	}
+}
+
+// release ends a transition unless a stop is pending on a live instance,
+// in which case it returns true and the caller stops it.
+func (m *instanceManager) release(in *instance) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if in.stopReq && !in.state.IsTerminal() && m.ctx.Err() == nil {
+		return true
+	}
+	in.busy = false
+	return false
+}
+
+// advance moves in to st and reports whether the start may carry on. It
+// does not when the instance ended, a stop is pending or the agent is
+// shutting down; a container death seen meanwhile makes the instance LOST.
+func (m *instanceManager) advance(in *instance, st model.InstanceState) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case in.state.IsTerminal() || in.stopReq || m.ctx.Err() != nil:
+		return false
+	case in.exited:
+		m.loseLocked(in, in.exitMsg, true)
+		return false
+	}
+	m.setLocked(in, st, "")
+	return true
+}
+
+func (m *instanceManager) startContainer(in *instance) {
+	ctx, cancel := context.WithCancel(m.ctx)
+	defer cancel()
+	m.mu.Lock()
+	in.cancelStart = cancel
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		in.cancelStart = nil
+		m.mu.Unlock()
+	}()
+	if !m.advance(in, model.InstanceProvisioning) || !m.advance(in, model.InstanceStarting) {
+		return
+	}
+	cid, err := m.rt.Create(ctx, m.containerSpec(in.spec))
+	if err != nil {
+		st := model.InstanceStartFailed
+		if errors.Is(err, ErrImage) {
+			st = model.InstanceProvisioningFailed
+		}
+		m.fail(in, st, "create container: "+err.Error())
+		return
+	}
+	m.mu.Lock()
+	in.containerID = cid
+	if !in.state.IsTerminal() {
+		m.byContainer[cid] = in
+	}
+	m.mu.Unlock()
+	if err := m.rt.Start(ctx, cid); err != nil {
+		m.fail(in, model.InstanceStartFailed, "start container: "+err.Error())
+		return
+	}
+	// No readiness or health checks yet: a started container is healthy.
+	for _, st := range []model.InstanceState{model.InstanceUnready, model.InstanceReady, model.InstanceHealthy} {
+		if !m.advance(in, st) {
+			return
+		}
+	}
+}
+
+// fail records a failed start, then deprovisions the instance. A start
+// that failed because it was stopped or the agent is shutting down is not
+// a failure of the instance: the stop (or nothing) follows.
+func (m *instanceManager) fail(in *instance, st model.InstanceState, msg string) {
+	m.mu.Lock()
+	if in.state.IsTerminal() || in.stopReq || m.ctx.Err() != nil {
+		m.mu.Unlock()
+		return
+	}
+	m.logger.Warn("instance failed to start", "instance", in.spec.InstanceID, "state", st, "error", msg)
+	m.setLocked(in, st, msg)
+	m.setLocked(in, model.InstanceDeprovisioning, "")
+	cid := in.containerID
+	m.mu.Unlock()
+	m.finishStop(in, cid, "")
+}
+
+// stopContainer runs STOPPING → stop → DEPROVISIONING → remove → STOPPED.
+func (m *instanceManager) stopContainer(in *instance) {
+	m.mu.Lock()
+	if in.state.IsTerminal() {
+		m.mu.Unlock()
+		return
+	}
+	m.setLocked(in, model.InstanceStopping, "")
+	cid := in.containerID
+	m.mu.Unlock()
+	var msg string
+	if cid != "" {
+		if err := m.rt.Stop(m.ctx, cid, m.stopGrace); err != nil && !errors.Is(err, ErrNotFound) {
+			m.logger.Warn("stop container failed; removing it anyway", "instance", in.spec.InstanceID, "container", cid, "error", err)
+			msg = "stop container: " + err.Error()
+		}
+	}
+	m.mu.Lock()
+	if in.state.IsTerminal() || m.ctx.Err() != nil {
+		m.mu.Unlock()
+		return
+	}
+	m.setLocked(in, model.InstanceDeprovisioning, "")
+	m.mu.Unlock()
+	m.finishStop(in, cid, msg)
+}
+
+// finishStop removes the container (if any) and records STOPPED.
+func (m *instanceManager) finishStop(in *instance, cid, msg string) {
+	if cid != "" {
+		if err := m.rt.Remove(m.ctx, cid); err != nil && !errors.Is(err, ErrNotFound) {
+			if m.ctx.Err() != nil {
+				return
+			}
+			m.logger.Warn("remove container failed", "instance", in.spec.InstanceID, "container", cid, "error", err)
+			msg = strings.TrimPrefix(msg+"; remove container: "+err.Error(), "; ")
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !in.state.IsTerminal() {
+		m.setLocked(in, model.InstanceStopped, msg)
+	}
+}
+
+// loseLocked marks in LOST and removes its container in the background
+// unless it is already gone. mu must be held.
+func (m *instanceManager) loseLocked(in *instance, msg string, remove bool) {
+	m.logger.Warn("instance lost", "instance", in.spec.InstanceID, "reason", msg)
+	cid := in.containerID
+	m.setLocked(in, model.InstanceLost, msg)
+	if !remove || cid == "" || m.closed {
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := m.rt.Remove(m.ctx, cid); err != nil && !errors.Is(err, ErrNotFound) && m.ctx.Err() == nil {
+			m.logger.Warn("remove dead container failed", "container", cid, "error", err)
+		}
+	}()
+}
+
+// containerGone handles a container that died or vanished outside our
+// calls. A running instance becomes LOST; one whose start is in flight is
+// flagged so the start ends LOST; stopping or ended ones are left alone.
+func (m *instanceManager) containerGone(cid, msg string, removed bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	in, ok := m.byContainer[cid]
+	if !ok || in.stopReq || in.state.IsTerminal() {
+		return
+	}
+	switch {
+	case in.state.IsRunning() || in.state == model.InstanceUnhealthy:
+		m.loseLocked(in, msg, !removed)
+	case in.state == model.InstanceStarting || in.state == model.InstanceProvisioning:
+		in.exited, in.exitMsg = true, msg
+	}
+}
+
+// watchEvents handles runtime events from ch, then resubscribes (with
+// backoff) whenever a subscription ends, until ctx ends. The first
+// subscription is made by the caller so that no event is missed before the
+// agent takes instances.
+func (m *instanceManager) watchEvents(ctx context.Context, ch <-chan ContainerEvent) {
+	bo := newBackoff(100*time.Millisecond, 5*time.Second)
+	for {
+		for ev := range ch {
+			switch ev.Status {
+			case ContainerExited:
+				m.containerGone(ev.ContainerID, "container exited with code "+strconv.Itoa(ev.ExitCode), false)
+			case "":
+				m.containerGone(ev.ContainerID, "container was removed", true)
+			}
+		}
+		for {
+			if !sleep(ctx, bo.next()) {
+				return
+			}
+			var err error
+			if ch, err = m.rt.Events(ctx); err == nil {
+				bo.reset()
+				break
+			}
+			m.logger.Warn("runtime events subscription failed", "error", err)
+		}
+	}
+}
+
+// checkContainers heals missed events: a running instance whose container
+// is gone or exited (and that did not change while we looked) is LOST.
+func (m *instanceManager) checkContainers(ctx context.Context) {
+	before := m.views()
+	list, err := m.rt.List(ctx, map[string]string{LabelExecutorID: m.executorID})
+	if err != nil {
+		m.logger.Warn("list containers failed", "error", err)
+		return
+	}
+	live := make(map[string]Container, len(list))
+	for _, c := range list {
+		live[c.ID] = c
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, v := range before {
+		in, ok := m.instances[id]
+		if !ok || in.seq != v.seq || in.busy || in.stopReq || in.containerID == "" || !in.state.IsRunning() {
+			continue
+		}
+		c, found := live[in.containerID]
+		switch {
+		case !found:
+			m.loseLocked(in, "container was removed", false)
+		case c.Status == ContainerExited:
+			m.loseLocked(in, "container exited with code "+strconv.Itoa(c.ExitCode), true)
+		}
+	}
+}
+
+// containerSpec translates an instance spec into what the runtime needs.
+func (m *instanceManager) containerSpec(spec model.InstanceSpec) ContainerSpec {
+	env := make(map[string]string, len(spec.Env)+4)
+	for k, v := range spec.Env {
+		env[k] = v
+	}
+	env["DROVE_APP_ID"], env["DROVE_INSTANCE_ID"] = spec.AppID, spec.InstanceID
+	env["DROVE_APP_NAME"], env["HOST"] = spec.AppName, m.hostname
+	cs := ContainerSpec{
+		Name: spec.AppID + "-" + spec.InstanceID, Image: spec.Executable.URL, Env: env,
+		PullTimeout: parsePullTimeout(spec.Executable.DockerPullTimeout),
+		Args:        slices.Clone(spec.Args),
+		Labels: map[string]string{LabelInstanceID: spec.InstanceID, LabelAppID: spec.AppID,
+			LabelExecutorID: m.executorID},
+	}
+	for _, r := range spec.Resources {
+		switch r.Type {
+		case model.ResourceCPU:
+			for _, cores := range r.Cores {
+				cs.CPUSet = append(cs.CPUSet, cores...)
+			}
+		case model.ResourceMemory:
+			for _, mb := range r.MemoryInMB {
+				cs.MemoryMB += mb
+			}
+		}
+	}
+	slices.Sort(cs.CPUSet)
+	for _, p := range spec.Ports {
+		proto := "tcp"
+		if p.Type == model.PortUDP {
+			proto = "udp"
+		}
+		cs.Ports = append(cs.Ports, PortBinding{ContainerPort: p.Port, Protocol: proto})
+	}
+	return cs
+}
+
+// parsePullTimeout accepts Go durations ("90s") and Dropwizard ones
+// ("100 seconds", "2 minutes"); anything else means no timeout.
+func parsePullTimeout(s string) time.Duration {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d
+	}
+	var n int64
+	var unit string
+	if _, err := fmt.Sscanf(s, "%d %s", &n, &unit); err != nil || n <= 0 {
+		return 0
+	}
+	units := map[string]time.Duration{"ms": time.Millisecond, "millisecond": time.Millisecond,
+		"s": time.Second, "second": time.Second, "m": time.Minute, "minute": time.Minute, "h": time.Hour, "hour": time.Hour}
+	unit = strings.ToLower(unit)
+	if u, ok := units[unit]; ok {
+		return time.Duration(n) * u
+	}
+	if u, ok := units[strings.TrimSuffix(unit, "s")]; ok {
+		return time.Duration(n) * u
+	}
+	return 0
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/drove-go/drove/agent"
+	"github.com/drove-go/drove/agent/fakeruntime"
+	"github.com/drove-go/drove/agent/resources"
+	"github.com/drove-go/drove/cmd/drove/flagconf"
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+)
+
+// executorFlags are the raw flag values of `drove executor`.
+type executorFlags struct {
+	config, nodeID, hostname, httpAddr, gossipAddr, advertise string
+	join, controllers, tags, metadata                         []string
+	secret, runtime, logLevel                                 string
+	fakeStartDelay, fakeCrashAfter                            time.Duration
+	fakeFailureRate                                           float64
+	cores, reservedCores, exposedMemPercent                   int
+	memoryMB                                                  int64
+	disableNUMA, logJSON                                      bool
+	registerInterval, reportInterval, reconcileInterval       time.Duration
+	unknownGrace                                              time.Duration
+}
+
+func newExecutorCommand() *cobra.Command {
+	f := &executorFlags{}
+	def := agent.DefaultConfig()
+	cmd := &cobra.Command{
+		Use:   "executor",
+		Short: "Run an executor (an agent that runs application containers)",
+		Long: `Run an executor. It registers with the controllers, runs the instances the
+leader sends it and reports their state. Every flag can also be set by
+environment variable (DROVE_ + the flag name in upper snake case, e.g.
+DROVE_CONTROLLERS) or in a YAML file given with --config (keys are flag names).
+Flags win over environment, environment over the file.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := flagconf.Apply(cmd.Flags(), "DROVE_", f.config); err != nil {
+				return err
+			}
+			return runExecutor(f)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.config, "config", "", "YAML config file (keys are flag names)")
+	fs.StringVar(&f.nodeID, "node-id", "", "executor id (default: Drove's UUID of hostname:http-port)")
+	fs.StringVar(&f.hostname, "hostname", "", "host name controllers use to reach this executor (default: the hostname)")
+	fs.StringVar(&f.httpAddr, "http-addr", def.HTTPAddr, "HTTP API listen address")
+	fs.StringVar(&f.gossipAddr, "gossip-addr", def.GossipAddr, "gossip (memberlist) listen address, TCP and UDP")
+	fs.StringVar(&f.advertise, "advertise", "", "host or IP other nodes use to reach this one over gossip")
+	fs.StringSliceVar(&f.join, "join", nil, "gossip addresses (host:port) of controllers to join")
+	fs.StringSliceVar(&f.controllers, "controllers", nil, "controller API URLs, e.g. http://c1:4000,http://c2:4000")
+	fs.StringVar(&f.secret, "cluster-secret", "", "shared secret for node-to-node traffic and gossip encryption")
+	fs.StringVar(&f.runtime, "runtime", "docker", "container runtime: docker or fake")
+	fs.DurationVar(&f.fakeStartDelay, "fake-start-delay", 0, "fake runtime: how long a container takes to start")
+	fs.Float64Var(&f.fakeFailureRate, "fake-failure-rate", 0, "fake runtime: probability (0..1) that a start fails")
+	fs.DurationVar(&f.fakeCrashAfter, "fake-crash-after", 0, "fake runtime: containers crash this long after starting (0: never)")
+	fs.StringSliceVar(&f.tags, "tags", nil, "executor tags (comma list); the hostname is always added")
+	fs.StringArrayVar(&f.metadata, "metadata", nil, "executor metadata key=value (repeatable)")
+	fs.IntVar(&f.cores, "cores", 0, "offer only the first N cores (0: all)")
+	fs.Int64Var(&f.memoryMB, "memory-mb", 0, "offer this much memory in MB instead of the discovered total (0: discovered)")
+	fs.IntVar(&f.reservedCores, "reserved-cores", 0, "cores kept for the operating system")
+	fs.IntVar(&f.exposedMemPercent, "exposed-memory-percent", 0, "percentage (1-100) of memory offered (0: 100)")
+	fs.BoolVar(&f.disableNUMA, "disable-numa", false, "offer all cores and memory as one NUMA node")
+	fs.DurationVar(&f.registerInterval, "register-interval", def.RegisterInterval, "how often to register again (healing)")
+	fs.DurationVar(&f.reportInterval, "report-interval", def.ReportInterval, "how often to send a full instance report")
+	fs.DurationVar(&f.reconcileInterval, "reconcile-interval", def.ReconcileInterval, "how often to reconcile with the leader's expected instances")
+	fs.DurationVar(&f.unknownGrace, "unknown-grace", def.UnknownGrace, "stop instances the controllers do not know after this long")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
+	fs.BoolVar(&f.logJSON, "log-json", false, "log in JSON")
+	return cmd
+}
+
+// agentConfig turns flags into the agent's configuration.
+func (f *executorFlags) agentConfig(logger hclog.Logger) (agent.Config, error) {
+	cfg := agent.DefaultConfig()
+	cfg.ExecutorID, cfg.Hostname, cfg.Advertise = f.nodeID, f.hostname, f.advertise
+	cfg.HTTPAddr, cfg.GossipAddr = f.httpAddr, f.gossipAddr
+	cfg.Join, cfg.Controllers, cfg.ClusterSecret, cfg.Tags = f.join, f.controllers, f.secret, f.tags
+	cfg.RegisterInterval, cfg.ReportInterval = f.registerInterval, f.reportInterval
+	cfg.ReconcileInterval, cfg.UnknownGrace = f.reconcileInterval, f.unknownGrace
+	cfg.Version, cfg.Logger = Version, logger
+	if cfg.Hostname == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return cfg, fmt.Errorf("--hostname not given and the host name is unknown: %w", err)
+		}
+		cfg.Hostname = h
+	}
+	// With --node-id unset the agent derives Drove's id from the hostname
+	// and the port it actually bound (which also covers port 0).
+	cfg.Metadata = map[string]string{}
+	for _, kv := range f.metadata {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return cfg, fmt.Errorf("--metadata %q: expected key=value", kv)
+		}
+		cfg.Metadata[strings.TrimSpace(k)] = v
+	}
+	opts := resources.Options{Cores: f.cores, MemoryMB: f.memoryMB, ReservedOSCores: f.reservedCores,
+		ExposedMemPercent: f.exposedMemPercent, DisableNUMA: f.disableNUMA}
+	if err := opts.Validate(); err != nil {
+		return cfg, err
+	}
+	layout, err := resources.Discover(opts)
+	if err != nil {
+		return cfg, fmt.Errorf("discover resources: %w", err)
+	}
+	cfg.Layout = layout
+	return cfg, cfg.Validate()
+}
+
+// newRuntime builds the container runtime named by --runtime.
+func (f *executorFlags) newRuntime() (agent.Runtime, error) {
+	switch f.runtime {
+	case "fake":
+		rt, err := fakeruntime.New(fakeruntime.Config{StartDelay: f.fakeStartDelay,
+			FailureRate: f.fakeFailureRate, CrashAfter: f.fakeCrashAfter})
+		if err != nil {
+			return nil, fmt.Errorf("--runtime fake: %w", err)
+		}
+		return rt, nil
+	case "docker":
+		return nil, fmt.Errorf("runtime docker is not available yet; use --runtime fake")
+	default:
+		return nil, fmt.Errorf("--runtime %q: must be docker or fake", f.runtime)
+	}
+}
+
+func runExecutor(f *executorFlags) error {
+	logger := newLogger(f.logLevel, f.logJSON)
+	rt, err := f.newRuntime()
+	if err != nil {
+		return err
+	}
+	cfg, err := f.agentConfig(logger)
+	if err != nil {
+		return err
+	}
+	a, err := agent.New(cfg, rt)
+	if err != nil {
+		return err
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sigs
+	logger.Info("signal received", "signal", s.String())
+	a.Shutdown()
+	return nil
+}
