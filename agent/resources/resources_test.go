@@ -235,3 +235,12 @@ func TestDiscoverRealHost(t *testing.T) {
 	require.Positive(t, l.TotalMemory())
 	t.Logf("host layout %+v digest %s", l, Digest(l))
 }
+
+func TestSynthetic(t *testing.T) {
+	l, err := Synthetic(6, 1001, 2)
+	require.NoError(t, err)
+	require.Equal(t, map[int][]int{0: {0, 1, 2}, 1: {3, 4, 5}}, l.Cores)
+	require.Equal(t, map[int]int64{0: 501, 1: 500}, l.Memory)
+	_, err = Synthetic(1, 100, 2)
+	require.ErrorContains(t, err, "--cores 1")
+}

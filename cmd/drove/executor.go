@@ -40,7 +40,11 @@ func newExecutorCommand() *cobra.Command {
 leader sends it and reports their state. Every flag can also be set by
 environment variable (DROVE_ + the flag name in upper snake case, e.g.
 DROVE_CONTROLLERS) or in a YAML file given with --config (keys are flag names).
-Flags win over environment, environment over the file.`,
+Flags win over environment, environment over the file.
+
+With a subcommand (list, info, appinstances) it is instead the client that
+shows executors through the controllers' API.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := flagconf.Apply(cmd.Flags(), "DROVE_", f.config); err != nil {
 				return err
@@ -110,6 +114,10 @@ func (f *executorFlags) agentConfig(logger hclog.Logger) (agent.Config, error) {
 		return cfg, err
 	}
 	layout, err := resources.Discover(opts)
+	if err != nil && f.runtime == "fake" && f.cores > 0 && f.memoryMB > 0 {
+		// Simulated executors may offer more than the host has.
+		layout, err = resources.Synthetic(f.cores, f.memoryMB, 1)
+	}
 	if err != nil {
 		return cfg, fmt.Errorf("discover resources: %w", err)
 	}

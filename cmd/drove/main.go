@@ -32,6 +32,23 @@ func newRootCommand() *cobra.Command {
 	opts.AddFlags(root.PersistentFlags())
 	root.AddCommand(newControllerCommand())
 	root.AddCommand(newExecutorCommand())
-	root.AddCommand(cli.Commands(opts)...)
+	addMerged(root, cli.Commands(opts)...)
 	return root
+}
+
+// addMerged adds commands to root; a client command group named like an
+// existing command (the `executor` server command and the `executor list|info`
+// client commands, both Drove's names) lends it its subcommands instead.
+func addMerged(root *cobra.Command, cmds ...*cobra.Command) {
+	for _, c := range cmds {
+		existing, _, err := root.Find([]string{c.Name()})
+		if err != nil || existing == root || existing.Name() != c.Name() {
+			root.AddCommand(c)
+			continue
+		}
+		for _, sub := range c.Commands() {
+			c.RemoveCommand(sub)
+			existing.AddCommand(sub)
+		}
+	}
 }
