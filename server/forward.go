@@ -89,7 +89,9 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request) bool {
 		case <-r.Context().Done():
 			return true
 		}
-		backoff = min(backoff*2, 200*time.Millisecond)
+		// A short cap: the new leader is usually known within a few hundred ms and
+		// each poll is a local check, so waiting longer only delays the request.
+		backoff = min(backoff*2, 25*time.Millisecond)
 	}
 }
 
