@@ -81,6 +81,18 @@ func (t MessageType) String() string {
 		return "InstanceReport"
 	case InstancesDeleteType:
 		return "InstancesDelete"
+	case AppCreateType:
+		return "AppCreate"
+	case AppOperationStartType:
+		return "AppOperationStart"
+	case AppOperationStepType:
+		return "AppOperationStep"
+	case AppOperationFinishType:
+		return "AppOperationFinish"
+	case AppOperationCancelType:
+		return "AppOperationCancel"
+	case AppDestroyType:
+		return "AppDestroy"
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }
@@ -126,6 +138,7 @@ type ExecutorPurgeRequest struct {
 type PlaceInstance struct {
 	Spec       model.InstanceSpec `json:"spec"`
 	ExecutorID string             `json:"executorId"`
+	Metadata   map[string]string  `json:"metadata,omitempty"` // e.g. the operation that placed it
 }
 
 // InstancesPlaceRequest is the payload of InstancesPlaceType.
@@ -150,4 +163,75 @@ type InstanceReportRequest struct {
 // InstancesDeleteRequest is the payload of InstancesDeleteType.
 type InstancesDeleteRequest struct {
 	InstanceIDs []string `json:"instanceIds"`
+}
+
+// Application commands.
+const (
+	// AppCreateType registers an application (AppCreateRequest).
+	AppCreateType MessageType = 10
+	// AppOperationStartType records an accepted operation on an application.
+	AppOperationStartType MessageType = 11
+	// AppOperationStepType applies one engine step: placements, stops, progress.
+	AppOperationStepType MessageType = 12
+	// AppOperationFinishType ends an operation.
+	AppOperationFinishType MessageType = 13
+	// AppOperationCancelType asks the running operation to stop early.
+	AppOperationCancelType MessageType = 14
+	// AppDestroyType deletes an application and its instances.
+	AppDestroyType MessageType = 15
+)
+
+// AppCreateRequest is the payload of AppCreateType. App.Operation may carry
+// the first operation (CREATE with instances starts a scale at once).
+type AppCreateRequest struct {
+	App       model.ApplicationInfo `json:"app"`
+	Timestamp int64                 `json:"timestamp"`
+}
+
+// AppOperationStartRequest is the payload of AppOperationStartType. Desired
+// is the new desired instance count; State the app state while it runs.
+// Supersede lets a SCALE replace a running SCALE or RECOVER (Drove accepts
+// SCALE in SCALING_REQUESTED).
+type AppOperationStartRequest struct {
+	AppID     string                 `json:"appId"`
+	Op        model.OperationRecord  `json:"op"`
+	Desired   int                    `json:"desired"`
+	State     model.ApplicationState `json:"state"`
+	Supersede bool                   `json:"supersede,omitempty"`
+	Timestamp int64                  `json:"timestamp"`
+}
+
+// AppOperationStepRequest is the payload of AppOperationStepType. It applies
+// only while OpID is the app's running operation, so a step computed by a
+// deposed leader is refused.
+type AppOperationStepRequest struct {
+	AppID     string                 `json:"appId"`
+	OpID      string                 `json:"opId"`
+	Place     []PlaceInstance        `json:"place,omitempty"`
+	Stop      []string               `json:"stop,omitempty"`
+	Fail      map[string]string      `json:"fail,omitempty"`  // instances to stop as failed jobs, with the reason
+	State     model.ApplicationState `json:"state,omitempty"` // new app state, if it changes
+	Timestamp int64                  `json:"timestamp"`
+}
+
+// AppOperationFinishRequest is the payload of AppOperationFinishType.
+type AppOperationFinishRequest struct {
+	AppID     string                `json:"appId"`
+	OpID      string                `json:"opId"`
+	Status    model.OperationStatus `json:"status"`
+	Message   string                `json:"message,omitempty"`
+	Desired   *int                  `json:"desired,omitempty"` // set when the outcome changes the desired count
+	Timestamp int64                 `json:"timestamp"`
+}
+
+// AppOperationCancelRequest is the payload of AppOperationCancelType.
+type AppOperationCancelRequest struct {
+	AppID     string `json:"appId"`
+	Timestamp int64  `json:"timestamp"`
+}
+
+// AppDestroyRequest is the payload of AppDestroyType.
+type AppDestroyRequest struct {
+	AppID     string `json:"appId"`
+	Timestamp int64  `json:"timestamp"`
 }

@@ -15,3 +15,11 @@ var (
 var ErrInvalidCommand = errors.New("invalid command")
 
 func errInvalid(msg string) error { return fmt.Errorf("%w: %s", ErrInvalidCommand, msg) }
+
+var (
+	// ErrConflict is a command the current state does not allow (an app that
+	// exists, an operation already running); the message says which.
+	ErrConflict = errors.New("conflict")
+	// ErrNotFound is a command about something that does not exist.
+	ErrNotFound = errors.New("not found")
+)

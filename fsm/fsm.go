@@ -39,6 +39,7 @@ type state struct {
 	events    *eventLog
 	executors map[string]*model.ExecutorInfo
 	instances map[string]*model.InstanceRecord
+	apps      map[string]*model.ApplicationInfo
 }
 
 func newState(cfg Config) *state {
@@ -47,6 +48,7 @@ func newState(cfg Config) *state {
 		events:    newEventLog(cfg.EventCapacity),
 		executors: map[string]*model.ExecutorInfo{},
 		instances: map[string]*model.InstanceRecord{},
+		apps:      map[string]*model.ApplicationInfo{},
 	}
 }
 
@@ -103,6 +105,18 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return f.applyInstanceReport(buf)
 	case InstancesDeleteType:
 		return f.applyInstancesDelete(buf)
+	case AppCreateType:
+		return f.applyAppCreate(buf)
+	case AppOperationStartType:
+		return f.applyAppOperationStart(buf)
+	case AppOperationStepType:
+		return f.applyAppOperationStep(buf)
+	case AppOperationFinishType:
+		return f.applyAppOperationFinish(buf)
+	case AppOperationCancelType:
+		return f.applyAppOperationCancel(buf)
+	case AppDestroyType:
+		return f.applyAppDestroy(buf)
 	}
 	if ignoreUnknown {
 		f.logger.Warn("ignoring unknown message type", "type", uint8(t), "index", l.Index)
@@ -164,7 +178,11 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	defer f.mu.RUnlock()
 	snap := &snapshot{cluster: f.st.cluster, events: f.st.events.all(), nextEventIndex: f.st.events.nextIndex,
 		executors: make([]*model.ExecutorInfo, 0, len(f.st.executors)),
-		instances: make([]*model.InstanceRecord, 0, len(f.st.instances))}
+		instances: make([]*model.InstanceRecord, 0, len(f.st.instances)),
+		apps:      make([]*model.ApplicationInfo, 0, len(f.st.apps))}
+	for _, a := range f.st.apps {
+		snap.apps = append(snap.apps, a)
+	}
 	for _, e := range f.st.executors {
 		snap.executors = append(snap.executors, e)
 	}

@@ -354,7 +354,7 @@ func TestFSM_ApplyPanics(t *testing.T) {
 		{"empty data", []byte{}},
 		{"unknown without flag", append([]byte{77}, "{}"...)},
 		{"unknown 127 without flag", append([]byte{127}, "{}"...)},
-		{"next unassigned type without flag", append([]byte{10}, "{}"...)},
+		{"next unassigned type without flag", append([]byte{100}, "{}"...)},
 		{"set state malformed json", append([]byte{byte(SetClusterStateType)}, `{"state":`...)},
 		{"set state no payload", []byte{byte(SetClusterStateType)}},
 		{"set state wrong field type", append([]byte{byte(SetClusterStateType)}, `{"state":5}`...)},

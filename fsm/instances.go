@@ -14,8 +14,18 @@ func (f *FSM) applyInstancesPlace(buf []byte) any {
 	decode(buf, &req)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.checkPlacementsLocked(req.Instances); err != nil {
+		return err
+	}
+	f.placeLocked(req.Instances, req.Timestamp)
+	f.notifyLocked()
+	return nil
+}
+
+// checkPlacementsLocked validates a batch: all or nothing.
+func (f *FSM) checkPlacementsLocked(places []PlaceInstance) error {
 	seen := map[string]bool{}
-	for _, p := range req.Instances {
+	for _, p := range places {
 		if p.Spec.InstanceID == "" || seen[p.Spec.InstanceID] {
 			return errInvalid(fmt.Sprintf("instance id %q is empty or repeated", p.Spec.InstanceID))
 		}
@@ -27,19 +37,26 @@ func (f *FSM) applyInstancesPlace(buf []byte) any {
 			return errInvalid(fmt.Sprintf("executor %s is not available", p.ExecutorID))
 		}
 	}
-	for _, p := range req.Instances {
+	return nil
+}
+
+// placeLocked records a checked batch of instances, PENDING.
+func (f *FSM) placeLocked(places []PlaceInstance, ts int64) {
+	for _, p := range places {
 		exec := f.st.executors[p.ExecutorID]
+		meta := map[string]string{}
+		for k, v := range p.Metadata {
+			meta[k] = v
+		}
 		rec := &model.InstanceRecord{Spec: p.Spec, Info: model.InstanceInfo{
 			AppID: p.Spec.AppID, AppName: p.Spec.AppName, InstanceID: p.Spec.InstanceID,
 			ExecutorID: p.ExecutorID, LocalInfo: model.LocalInstanceInfo{Hostname: exec.Hostname, Ports: map[string]model.InstancePort{}},
-			Resources: p.Spec.Resources, State: model.InstancePending, Metadata: map[string]string{},
-			Created: req.Timestamp, Updated: req.Timestamp,
+			Resources: p.Spec.Resources, State: model.InstancePending, Metadata: meta,
+			Created: ts, Updated: ts,
 		}}
 		f.st.instances[p.Spec.InstanceID] = rec
-		f.appendInstanceEventLocked(rec, req.Timestamp)
+		f.appendInstanceEventLocked(rec, ts)
 	}
-	f.notifyLocked()
-	return nil
 }
 
 func (f *FSM) applyInstancesStop(buf []byte) any {
@@ -47,7 +64,31 @@ func (f *FSM) applyInstancesStop(buf []byte) any {
 	decode(buf, &req)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, id := range req.InstanceIDs {
+	f.stopLocked(req.InstanceIDs, req.Timestamp)
+	f.notifyLocked()
+	return nil
+}
+
+// failLocked stops instances as failed jobs, recording why (sorted for determinism).
+func (f *FSM) failLocked(fail map[string]string, ts int64) {
+	ids := make([]string, 0, len(fail))
+	for id := range fail {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if r := f.st.instances[id]; r != nil && !r.Info.State.IsTerminal() {
+			n := *r
+			n.Info.ErrorMessage = fail[id]
+			f.st.instances[id] = &n
+		}
+	}
+	f.stopLocked(ids, ts)
+}
+
+// stopLocked marks instances to stop; one never accepted stops at once.
+func (f *FSM) stopLocked(ids []string, ts int64) {
+	for _, id := range ids {
 		r := f.st.instances[id]
 		if r == nil || r.StopRequested || r.Info.State.IsTerminal() {
 			continue
@@ -57,11 +98,9 @@ func (f *FSM) applyInstancesStop(buf []byte) any {
 		f.st.instances[id] = &n
 		// An instance the executor never accepted can be stopped right here.
 		if r.Info.State == model.InstancePending {
-			f.setInstanceStateLocked(&n, model.InstanceStopped, "", req.Timestamp)
+			f.setInstanceStateLocked(&n, model.InstanceStopped, "", ts)
 		}
 	}
-	f.notifyLocked()
-	return nil
 }
 
 func (f *FSM) applyInstanceReport(buf []byte) any {

@@ -123,3 +123,36 @@ func (f *FSM) ExecutorUsage(executorID string) (cores map[int][]int, memory map[
 	}
 	return cores, memory
 }
+
+// Usage is what active instances hold on one executor, per NUMA node.
+type Usage struct {
+	Cores  map[int][]int
+	Memory map[int]int64
+}
+
+// AllExecutorUsage returns the usage of every executor in one pass over the
+// instances (the scheduler needs all of them at once).
+func (f *FSM) AllExecutorUsage() map[string]Usage {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make(map[string]Usage, len(f.st.executors))
+	for _, r := range f.st.instances {
+		if !r.Info.State.IsActive() {
+			continue
+		}
+		u, ok := out[r.Info.ExecutorID]
+		if !ok {
+			u = Usage{Cores: map[int][]int{}, Memory: map[int]int64{}}
+			out[r.Info.ExecutorID] = u
+		}
+		for _, a := range r.Info.Resources {
+			for node, ids := range a.Cores {
+				u.Cores[node] = append(u.Cores[node], ids...)
+			}
+			for node, mb := range a.MemoryInMB {
+				u.Memory[node] += mb
+			}
+		}
+	}
+	return out
+}

@@ -33,6 +33,7 @@ const (
 	recordNextEventIndex = "nextEventIndex"
 	recordExecutor       = "executor"
 	recordInstance       = "instance"
+	recordApp            = "app"
 )
 
 type snapshot struct {
@@ -41,6 +42,7 @@ type snapshot struct {
 	nextEventIndex uint64
 	executors      []*model.ExecutorInfo
 	instances      []*model.InstanceRecord
+	apps           []*model.ApplicationInfo
 }
 
 // Persist encodes the snapshot into the sink, cancelling it on any error.
@@ -83,6 +85,11 @@ func (s *snapshot) write(w io.Writer) error {
 	}
 	for _, r := range s.instances {
 		if err := put(recordInstance, r); err != nil {
+			return err
+		}
+	}
+	for _, a := range s.apps {
+		if err := put(recordApp, a); err != nil {
 			return err
 		}
 	}
@@ -132,6 +139,11 @@ func readSnapshot(r io.Reader, cfg Config, logger hclog.Logger) (*state, error) 
 			var r model.InstanceRecord
 			if err = json.Unmarshal(rec.Data, &r); err == nil {
 				st.instances[r.Info.InstanceID] = &r
+			}
+		case recordApp:
+			var a model.ApplicationInfo
+			if err = json.Unmarshal(rec.Data, &a); err == nil {
+				st.apps[a.AppID] = &a
 			}
 		default:
 			logger.Warn("skipping unknown snapshot record", "kind", rec.Kind)

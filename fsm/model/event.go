@@ -69,3 +69,14 @@ const (
 	MetaCreated      = "CREATED"
 	MetaError        = "ERROR"
 )
+
+// Application event metadata keys (Drove's EventDataType names).
+const (
+	MetaAppVersion       = "APP_VERSION"
+	MetaExecutable       = "EXECUTABLE"
+	MetaCPUCount         = "CPU_COUNT"
+	MetaMemory           = "MEMORY"
+	MetaPlacementPolicy  = "PLACEMENT_POLICY"
+	MetaVhost            = "VHOST"
+	MetaCurrentInstances = "CURRENT_INSTANCES"
+)
