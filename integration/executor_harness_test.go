@@ -26,6 +26,11 @@ func withExecutorTiming() clusterOption {
 	return func(c *server.ControllerConfig) { c.ExecutorAbsentGrace = 3 * time.Second }
 }
 
+// withFastOutage makes the outage monitor check often.
+func withFastOutage() clusterOption {
+	return func(c *server.ControllerConfig) { c.OutageCheckInterval = 300 * time.Millisecond }
+}
+
 // executorConfig is an agent config for tests: loopback, random ports, fast loops.
 func executorConfig(t testing.TB, tc *testCluster, id string) agent.Config {
 	cfg := agent.DefaultConfig()
@@ -37,7 +42,7 @@ func executorConfig(t testing.TB, tc *testCluster, id string) agent.Config {
 		cfg.Join = append(cfg.Join, n.cfg.GossipAddr)
 		cfg.Controllers = append(cfg.Controllers, "http://"+n.cfg.HTTPAddr)
 	}
-	cfg.Layout = model.ResourceLayout{Cores: map[int][]int{0: {0, 1}, 1: {2, 3}}, Memory: map[int]int64{0: 2048, 1: 2048}}
+	cfg.Layout = model.ResourceLayout{Cores: map[int][]int{0: {0, 1, 2, 3}, 1: {4, 5, 6, 7}}, Memory: map[int]int64{0: 4096, 1: 4096}}
 	cfg.Metadata = map[string]string{"rack": "r1"}
 	cfg.RegisterInterval, cfg.ReportInterval = 5*time.Second, 2*time.Second
 	cfg.ReconcileInterval, cfg.UnknownGrace = 300*time.Millisecond, time.Second

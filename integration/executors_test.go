@@ -22,9 +22,9 @@ func TestExecutors_RegisterWithResourcesThroughAnyController(t *testing.T) {
 	list := executors(t, tc, f)
 	require.Len(t, list, 3)
 	e := list["exec-2"]
-	require.Equal(t, 4, e.FreeCores)
+	require.Equal(t, 8, e.FreeCores)
 	require.Equal(t, 0, e.UsedCores)
-	require.EqualValues(t, 4096, e.FreeMemory)
+	require.EqualValues(t, 8192, e.FreeMemory)
 	require.Equal(t, "127.0.0.1", e.Hostname)
 	require.Contains(t, e.Tags, "127.0.0.1", "executors tag themselves with their hostname")
 
@@ -34,7 +34,7 @@ func TestExecutors_RegisterWithResourcesThroughAnyController(t *testing.T) {
 	r.data(t, &nd)
 	require.Equal(t, "EXECUTOR", nd.Type)
 	require.Equal(t, model.ExecutorActive, nd.ExecutorState)
-	require.Equal(t, map[int][]int{0: {0, 1}, 1: {2, 3}}, nd.State.Layout.Cores)
+	require.Equal(t, map[int][]int{0: {0, 1, 2, 3}, 1: {4, 5, 6, 7}}, nd.State.Layout.Cores)
 	require.Equal(t, "r1", nd.Metadata["rack"])
 
 	r = tc.call(f, readOnly, "GET", "/apis/v1/cluster/executors/nope", nil)
@@ -46,8 +46,8 @@ func TestExecutors_RegisterWithResourcesThroughAnyController(t *testing.T) {
 	var sum model.ClusterSummary
 	r.data(t, &sum)
 	require.Equal(t, 3, sum.NumExecutors)
-	require.Equal(t, 12, sum.TotalCores)
-	require.EqualValues(t, 12288, sum.TotalMemory)
+	require.Equal(t, 24, sum.TotalCores)
+	require.EqualValues(t, 24576, sum.TotalMemory)
 }
 
 func TestExecutors_KilledIsRemovedThenRejoins(t *testing.T) {

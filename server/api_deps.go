@@ -13,6 +13,7 @@ import (
 // api holds what the HTTP handlers need. Handlers are methods on it, one
 // file per resource.
 type api struct {
+	c        *Controller
 	nodeID   string
 	hostname string // this controller's host, recorded in events
 	apiAddr  string // advertised host:port of this API

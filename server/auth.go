@@ -127,6 +127,7 @@ var (
 	maintenanceRole = []Role{RoleMaintenance}
 	nodeOrMaintRole = []Role{RoleMaintenance, RoleClusterNode}
 	nodeRole        = []Role{RoleClusterNode}
+	rwRole          = []Role{RoleReadWrite}
 )
 
 // allowed reports whether p may call a route restricted to roles. Root may call anything.

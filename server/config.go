@@ -39,6 +39,23 @@ type ControllerConfig struct {
 	ExecutorAbsentGrace time.Duration
 	// RemovedExecutorRetention is how long a lost executor stays listed as REMOVED.
 	RemovedExecutorRetention time.Duration
+	// ClusterOpTimeout and ClusterOpParallelism are the opSpec of internal
+	// operations (RECOVER), as Drove's clusterOpTimeout/clusterOpParallelism.
+	ClusterOpTimeout     time.Duration
+	ClusterOpParallelism int
+	// OutageCheckInterval is how often the leader compares applications'
+	// instances with what is desired; RecoverBackoff delays retrying an app
+	// whose last operation failed.
+	OutageCheckInterval time.Duration
+	RecoverBackoff      time.Duration
+	// MaintenanceGrace extends the maintenance window past a state change
+	// (Drove: 40 s, so executors report fresh state before monitors act).
+	MaintenanceGrace time.Duration
+	// AllowedMountDirs, DisableCmdlArgs and EnableRawDeviceAccess are
+	// Drove's options constraining specs (volumes, args, devices).
+	AllowedMountDirs      []string
+	DisableCmdlArgs       bool
+	EnableRawDeviceAccess bool
 	// DropDispatch is fault injection for tests: a leader→executor message
 	// for which it returns true is dropped as if lost on the network, while
 	// the dispatcher believes it was delivered. Nil in production.
@@ -60,6 +77,11 @@ func DefaultControllerConfig() ControllerConfig {
 		ForwardWait:              5 * time.Second,
 		ExecutorAbsentGrace:      15 * time.Second,
 		RemovedExecutorRetention: 48 * time.Hour,
+		ClusterOpTimeout:         300 * time.Second,
+		ClusterOpParallelism:     1,
+		OutageCheckInterval:      5 * time.Second,
+		RecoverBackoff:           time.Minute,
+		MaintenanceGrace:         model.MaintenanceWindowGrace,
 		Raft:                     cluster.DefaultConfig(),
 		Gossip:                   gossip.DefaultConfig(),
 		FSM:                      fsm.DefaultConfig(),

@@ -97,7 +97,8 @@ func (c *Controller) start() error {
 	mon := &leadershipMonitor{node: c.node, logger: c.logger.Named("leader"),
 		tasks: []leaderTask{c.establishLeadership, c.reconcileControllers,
 			(&executorMonitor{c: c, absentGrace: c.cfg.ExecutorAbsentGrace, retention: c.cfg.RemovedExecutorRetention, now: time.Now}).run,
-			newDispatcher(c).run},
+			newDispatcher(c).run, newOpEngine(c).run,
+			(&outageMonitor{c: c, interval: c.cfg.OutageCheckInterval, recoverBackoff: c.cfg.RecoverBackoff, now: time.Now}).run},
 		onLost: func() { c.api.leaderReady.Store(false) }}
 	c.goRun(func() { mon.run(c.ctx) })
 	c.logger.Info("controller started", "id", c.cfg.NodeID, "http", apiAddr, "raft", c.node.RaftAddr(), "gossip", c.pool.LocalAddr())
@@ -147,6 +148,7 @@ func (c *Controller) newAPI(hostname, apiAddr string) *api {
 		hostname, _ = os.Hostname()
 	}
 	a := &api{
+		c:      c,
 		nodeID: c.cfg.NodeID, hostname: hostname, apiAddr: apiAddr, version: c.cfg.Version,
 		logger: c.logger.Named("http"), fsm: c.fsm, node: c.node, pool: c.pool,
 		auth:       newAuthenticator(c.cfg.Users, c.cfg.ClusterSecret, c.cfg.InsecureNoAuth),

@@ -56,3 +56,12 @@ type failedResult struct {
 }
 
 func (e *failedResult) Error() string { return e.message }
+
+// statusError is an answer with a specific status and message and no data
+// (e.g. Drove's 400 "Current operation could not be cancelled").
+type statusError struct {
+	code    int
+	message string
+}
+
+func (e *statusError) Error() string { return e.message }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/drove-go/drove/cluster"
+	"github.com/drove-go/drove/fsm"
 )
 
 // envelope is Drove's ApiResponse. Data is omitted when nil.
@@ -41,6 +42,7 @@ func writeError(w http.ResponseWriter, err error) {
 		jerr *jsonError
 		ferr *forbiddenError
 		fres *failedResult
+		serr *statusError
 	)
 	switch {
 	case errors.As(err, &verr):
@@ -49,6 +51,13 @@ func writeError(w http.ResponseWriter, err error) {
 	case errors.As(err, &jerr):
 		writeJSON(w, http.StatusBadRequest, envelope{Status: statusFailed,
 			Data: map[string]any{"validationErrors": []string{jerr.Error()}}, Message: "JSON validation failure"})
+	case errors.As(err, &serr):
+		writeJSON(w, serr.code, envelope{Status: statusFailed, Message: serr.message})
+	case errors.Is(err, fsm.ErrConflict), errors.Is(err, fsm.ErrNotFound), errors.Is(err, fsm.ErrInvalidCommand):
+		// The FSM refused a command the API had checked: the state changed
+		// in between. Same answer as the API's own check.
+		writeJSON(w, http.StatusBadRequest, envelope{Status: statusFailed,
+			Data: map[string]any{"validationErrors": []string{err.Error()}}, Message: "Command validation failure"})
 	case errors.As(err, &fres):
 		writeJSON(w, http.StatusOK, envelope{Status: statusFailed, Data: fres.data, Message: fres.message})
 	case errors.Is(err, errUnauthorized):

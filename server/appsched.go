@@ -1,0 +1,49 @@
+package server
+
+import (
+	"github.com/drove-go/drove/fsm"
+	"github.com/drove-go/drove/fsm/model"
+	"github.com/drove-go/drove/scheduler"
+)
+
+// schedulerState builds the scheduler's read-only view from the FSM:
+// executors that are not REMOVED with their usage, and active instances.
+func schedulerState(f *fsm.FSM) scheduler.State {
+	usage := f.AllExecutorUsage()
+	var st scheduler.State
+	for _, e := range f.Executors() {
+		if e.State == model.ExecutorRemoved {
+			continue
+		}
+		u := usage[e.ExecutorID]
+		st.Executors = append(st.Executors, scheduler.ExecutorView{
+			ID: e.ExecutorID, Hostname: e.Hostname, State: e.State, Tags: e.Tags, Metadata: e.Metadata,
+			Layout: e.Layout, UsedCores: u.Cores, UsedMemory: u.Memory,
+		})
+	}
+	for _, r := range f.Instances(func(r *model.InstanceRecord) bool { return r.Info.State.IsActive() }) {
+		st.Instances = append(st.Instances, scheduler.InstanceView{
+			GroupID: r.Info.AppID, GroupName: r.Info.AppName, ExecutorID: r.Info.ExecutorID, State: r.Info.State})
+	}
+	return st
+}
+
+// placementRequest is what the scheduler needs about one instance of an app.
+func placementRequest(spec model.ApplicationSpec) scheduler.Request {
+	req := scheduler.Request{GroupID: spec.AppID(), GroupName: spec.Name, Cores: spec.Cores(), MemoryMB: spec.MemoryMB(), Env: spec.Env}
+	if spec.PlacementPolicy != nil {
+		req.Policy = *spec.PlacementPolicy
+	} else {
+		req.Policy = model.PlacementPolicy{Type: model.PlacementAny}
+	}
+	return req
+}
+
+// instanceSpec is the executor's view of one instance of app on placement p.
+func instanceSpec(app model.ApplicationInfo, id string, p scheduler.Placement) model.InstanceSpec {
+	s := app.Spec
+	return model.InstanceSpec{
+		AppID: app.AppID, AppName: s.Name, InstanceID: id, Executable: s.Executable,
+		Resources: p.Resources(), Ports: s.ExposedPorts, Env: s.Env, Args: s.Args,
+	}
+}
