@@ -14,8 +14,10 @@ import (
 
 // Commands returns the client command trees: `cluster` with its subcommands
 // ping, summary, leader, maintenance-on, maintenance-off, events,
-// controllers, remove-controller and leave, and `executor` with list, info
-// and appinstances. The commands read the global flags from o, which
+// controllers, remove-controller and leave; `executor` with list, info
+// and appinstances; `apps` with list, summary, spec, create, destroy,
+// deploy, scale, suspend, restart and cancelop; and `appinstances` with
+// list, info, replace and kill. The commands read the global flags from o, which
 // AddFlags must have registered on the root command; with --json they print
 // the response data as JSON instead of tables.
 func Commands(o *Options) []*cobra.Command {
@@ -33,7 +35,7 @@ func Commands(o *Options) []*cobra.Command {
 		eventsCmd(o),
 		controllersCmd(o), removeControllerCmd(o), leaveCmd(o),
 	)
-	return []*cobra.Command{cluster, executorCmd(o)}
+	return []*cobra.Command{cluster, executorCmd(o), appsCmd(o), appInstancesCmd(o)}
 }
 
 // client resolves the connection settings and builds a Client.

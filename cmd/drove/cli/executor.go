@@ -64,9 +64,13 @@ type instanceInfo struct {
 	AppID      string `json:"appId"`
 	AppName    string `json:"appName"`
 	InstanceID string `json:"instanceId"`
+	ExecutorID string `json:"executorId"`
 	LocalInfo  struct {
-		Ports map[string]struct {
-			HostPort int `json:"hostPort"`
+		Hostname string `json:"hostname"`
+		Ports    map[string]struct {
+			ContainerPort int    `json:"containerPort"`
+			HostPort      int    `json:"hostPort"`
+			PortType      string `json:"portType"`
 		} `json:"ports"`
 	} `json:"localInfo"`
 	Resources []struct {
@@ -74,8 +78,11 @@ type instanceInfo struct {
 		Cores      map[string][]int `json:"cores"`
 		MemoryInMB map[string]int64 `json:"memoryInMB"`
 	} `json:"resources"`
-	State   string `json:"state"`
-	Updated int64  `json:"updated"`
+	State        string                     `json:"state"`
+	Metadata     map[string]json.RawMessage `json:"metadata"`
+	ErrorMessage string                     `json:"errorMessage"`
+	Created      int64                      `json:"created"`
+	Updated      int64                      `json:"updated"`
 }
 
 func executorCmd(o *Options) *cobra.Command {

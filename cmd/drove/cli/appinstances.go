@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+var instanceColumns = []column[instanceInfo]{
+	{"INSTANCE ID", func(i instanceInfo) string { return i.InstanceID },
+		func(a, b instanceInfo) int { return strings.Compare(a.InstanceID, b.InstanceID) }},
+	{"HOST", func(i instanceInfo) string { return i.LocalInfo.Hostname },
+		func(a, b instanceInfo) int { return strings.Compare(a.LocalInfo.Hostname, b.LocalInfo.Hostname) }},
+	{"PORTS", instancePorts, func(a, b instanceInfo) int { return strings.Compare(instancePorts(a), instancePorts(b)) }},
+	{"STATE", func(i instanceInfo) string { return i.State }, func(a, b instanceInfo) int { return strings.Compare(a.State, b.State) }},
+	{"ERROR", func(i instanceInfo) string { return oneLine(i.ErrorMessage) },
+		func(a, b instanceInfo) int { return strings.Compare(oneLine(a.ErrorMessage), oneLine(b.ErrorMessage)) }},
+	{"CREATED", func(i instanceInfo) string { return formatTime(i.Created) },
+		func(a, b instanceInfo) int { return cmp.Compare(a.Created, b.Created) }},
+	{"UPDATED", func(i instanceInfo) string { return formatTime(i.Updated) },
+		func(a, b instanceInfo) int { return cmp.Compare(a.Updated, b.Updated) }},
+}
+
+// oneLine collapses whitespace runs, newlines included, to single spaces.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func appInstancesCmd(o *Options) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "appinstances",
+		Short: "Drove application instance related commands",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cmd.Help()
+		},
+	}
+	cmd.AddCommand(appInstancesListCmd(o), appInstanceInfoCmd(o), appInstancesReplaceCmd(o), appInstancesKillCmd(o))
+	return cmd
+}
+
+func appInstancesListCmd(o *Options) *cobra.Command {
+	var (
+		old     bool
+		by      int
+		reverse bool
+	)
+	cmd := leaf(&cobra.Command{
+		Use:   "list APP_ID",
+		Short: "List the instances of an application",
+		Long: "Lists the active instances of an application, or with --old the stopped ones the cluster still\n" +
+			"remembers. With --json the instance list is printed as returned (--sort does not apply).",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkSort(instanceColumns, by); err != nil {
+				return err
+			}
+			suffix := "/instances"
+			if old {
+				suffix += "/old"
+			}
+			path, err := appPath(args[0], suffix)
+			if err != nil {
+				return err
+			}
+			c, err := o.client(cmd)
+			if err != nil {
+				return err
+			}
+			var list []instanceInfo
+			if printed, err := o.call(cmd, c, http.MethodGet, path, nil, &list); err != nil || printed {
+				return err
+			}
+			sortRows(list, instanceColumns, by, reverse, instanceColumns[0].cmp)
+			return writeRows(cmd.OutOrStdout(), instanceColumns, list)
+		},
+	})
+	fs := cmd.Flags()
+	fs.BoolVarP(&old, "old", "o", false, "show old (stopped) instances")
+	fs.IntVarP(&by, "sort", "s", 0, sortUsage(instanceColumns))
+	fs.BoolVarP(&reverse, "reverse", "r", false, "sort in reverse order")
+	return cmd
+}
+
+func appInstanceInfoCmd(o *Options) *cobra.Command {
+	return leaf(&cobra.Command{
+		Use:   "info APP_ID INSTANCE_ID",
+		Short: "Show details of an application instance",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(args[1]) == "" {
+				return fmt.Errorf("instance id must not be empty")
+			}
+			path, err := appPath(args[0], "/instances/"+url.PathEscape(args[1]))
+			if err != nil {
+				return err
+			}
+			c, err := o.client(cmd)
+			if err != nil {
+				return err
+			}
+			var in instanceInfo
+			if printed, err := o.call(cmd, c, http.MethodGet, path, nil, &in); err != nil || printed {
+				return err
+			}
+			cpus, mem := instanceResources(in)
+			return writeKeyValues(cmd.OutOrStdout(), [][2]string{
+				{"Instance ID", orElse(in.InstanceID, args[1])},
+				{"App ID", orElse(in.AppID, args[0])},
+				{"App Name", in.AppName},
+				{"State", in.State},
+				{"Host", in.LocalInfo.Hostname},
+				{"Executor ID", in.ExecutorID},
+				{"CPU", cpus},
+				{"Memory (MB)", mem},
+				{"Ports", instancePortDetails(in)},
+				{"Metadata", formatMetadata(in.Metadata)},
+				{"Error Message", oneLine(in.ErrorMessage)},
+				{"Created", formatTime(in.Created)},
+				{"Updated", formatTime(in.Updated)},
+			})
+		},
+	})
+}
+
+// instanceResources renders the allocated cores and memory per NUMA node.
+func instanceResources(in instanceInfo) (cpus, mem string) {
+	var c, m []string
+	for _, r := range in.Resources {
+		switch r.Type {
+		case "CPU":
+			for _, n := range numaNodes(r.Cores) {
+				c = append(c, fmt.Sprintf("NUMA node %s: %s", n, coreList(r.Cores[n])))
+			}
+		case "MEMORY":
+			for _, n := range numaNodes(r.MemoryInMB) {
+				m = append(m, fmt.Sprintf("NUMA node %s: %s", n, thousands(r.MemoryInMB[n])))
+			}
+		}
+	}
+	return strings.Join(c, "; "), strings.Join(m, "; ")
+}
+
+// instancePortDetails renders ports as name: containerPort->hostPort (type).
+func instancePortDetails(in instanceInfo) string {
+	names := make([]string, 0, len(in.LocalInfo.Ports))
+	for name := range in.LocalInfo.Ports {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for i, name := range names {
+		p := in.LocalInfo.Ports[name]
+		names[i] = name + ": " + strconv.Itoa(p.ContainerPort) + "->" + strconv.Itoa(p.HostPort)
+		if p.PortType != "" {
+			names[i] += " (" + p.PortType + ")"
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+func appInstancesReplaceCmd(o *Options) *cobra.Command {
+	var (
+		f         opFlags
+		stopFirst bool
+	)
+	cmd := leaf(&cobra.Command{
+		Use:   "replace APP_ID INSTANCE_ID...",
+		Short: "Replace application instances with fresh ones",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.submitAppOp(cmd, f, appOperation{
+				appID: args[0],
+				body: map[string]any{
+					"type": "REPLACE_INSTANCES", "appId": args[0], "instanceIds": args[1:], "stopFirst": stopFirst, "opSpec": f.opSpec(),
+				},
+				accepted: "Instance(s) replace command accepted.",
+				done:     "All instances replaced",
+			})
+		},
+	})
+	f.add(cmd, o, "wait for the instances to be replaced")
+	cmd.Flags().BoolVarP(&stopFirst, "stop-first", "s", false, "stop each old instance before starting its replacement (for fixed host ports)")
+	return cmd
+}
+
+func appInstancesKillCmd(o *Options) *cobra.Command {
+	var f opFlags
+	cmd := leaf(&cobra.Command{
+		Use:   "kill APP_ID INSTANCE_ID...",
+		Short: "Kill application instances without replacing them",
+		Long:  "Stops the given instances and lowers the application's instance count accordingly (STOP_INSTANCES with skipRespawn).",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.submitAppOp(cmd, f, appOperation{
+				appID: args[0],
+				body: map[string]any{
+					"type": "STOP_INSTANCES", "appId": args[0], "instanceIds": args[1:], "skipRespawn": true, "opSpec": f.opSpec(),
+				},
+				accepted: "Instance(s) kill command accepted.",
+				done:     "All instances killed",
+			})
+		},
+	})
+	f.add(cmd, o, "wait for the instances to stop")
+	return cmd
+}
