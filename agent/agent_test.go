@@ -57,7 +57,9 @@ func TestAgent_RegistersOnStartAndAgainWhenAsked(t *testing.T) {
 func TestAgent_StartMessageRunsInstanceToHealthyWithOrderedReports(t *testing.T) {
 	fc := newFakeController(t, testSecret)
 	rt := newFakeRuntime(t, fakeruntime.Config{StartDelay: 20 * time.Millisecond})
-	a := startAgent(t, testConfig(fc.URL()), rt)
+	cfg := testConfig(fc.URL())
+	a := startAgent(t, cfg, rt)
+	hostPort := cfg.PortRange.Min // the first port handed out
 
 	msg := startMsg(a, testSpec("app1", "i-1"))
 	msg.Header.ID = "req-1"
@@ -80,7 +82,7 @@ func TestAgent_StartMessageRunsInstanceToHealthyWithOrderedReports(t *testing.T)
 	require.Equal(t, a.ID(), info.ExecutorID)
 	require.Equal(t, "app1", info.AppID)
 	require.Equal(t, "127.0.0.1", info.LocalInfo.Hostname)
-	require.Equal(t, model.InstancePort{ContainerPort: 8080, HostPort: 0, PortType: model.PortHTTP}, info.LocalInfo.Ports["main"])
+	require.Equal(t, model.InstancePort{ContainerPort: 8080, HostPort: hostPort, PortType: model.PortHTTP}, info.LocalInfo.Ports["main"])
 	require.NotZero(t, info.Created)
 	require.GreaterOrEqual(t, info.Updated, info.Created)
 
@@ -97,10 +99,10 @@ func TestAgent_StartMessageRunsInstanceToHealthyWithOrderedReports(t *testing.T)
 	require.Equal(t, int64(128), spec.MemoryMB)
 	require.Equal(t, []string{"--serve"}, spec.Args)
 	require.Equal(t, map[string]string{"GREETING": "hello", "DROVE_APP_ID": "app1", "DROVE_INSTANCE_ID": "i-1",
-		"DROVE_APP_NAME": "app", "HOST": "127.0.0.1"}, spec.Env)
+		"DROVE_APP_NAME": "app", "HOST": "127.0.0.1", "PORT_8080": strconv.Itoa(hostPort)}, spec.Env)
 	require.Equal(t, map[string]string{agent.LabelInstanceID: "i-1", agent.LabelAppID: "app1",
 		agent.LabelExecutorID: a.ID()}, spec.Labels)
-	require.Equal(t, []agent.PortBinding{{ContainerPort: 8080, Protocol: "tcp"}}, spec.Ports)
+	require.Equal(t, []agent.PortBinding{{ContainerPort: 8080, HostPort: hostPort, Protocol: "tcp"}}, spec.Ports)
 
 	// Reports carry the resources in use.
 	require.Eventually(t, func() bool {

@@ -65,6 +65,13 @@ type Config struct {
 	// TerminalRetention is how long STOPPED / LOST instances stay listed
 	// (and reported) before they are forgotten.
 	TerminalRetention time.Duration
+	// PortRange is the inclusive range of host ports the agent hands out to
+	// instances' exposed ports (see portAllocator). It should be reserved
+	// for drove on the host and lie outside the kernel's ephemeral range
+	// (net.ipv4.ip_local_port_range, 32768-60999 on Linux by default):
+	// outgoing connections of any process take local ports from there, so
+	// a port found free could be taken before the container binds it.
+	PortRange PortRange
 	// Version is the drove version, sent on registration and in gossip.
 	Version string
 	// Gossip holds the gossip timing knobs; ids, addresses, secret and meta
@@ -87,6 +94,7 @@ func DefaultConfig() Config {
 		ControllerTimeout: 5 * time.Second,
 		StopGrace:         10 * time.Second,
 		TerminalRetention: 10 * time.Minute,
+		PortRange:         DefaultPortRange,
 		Gossip:            gossip.DefaultConfig(),
 	}
 }
@@ -119,6 +127,9 @@ func (c Config) Validate() error {
 	if c.ClusterSecret == "" {
 		add("--cluster-secret is required (controllers and executors must share it)")
 	}
+	if err := c.PortRange.validate(); err != nil {
+		add("--port-range %s: %v", c.PortRange, err)
+	}
 	if c.Layout.TotalCores() <= 0 {
 		add("resource layout offers no cores (--cores %d)", c.Layout.TotalCores())
 	}
@@ -149,6 +160,59 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// DefaultPortRange is the default Config.PortRange: 10,000 ports below the
+// Linux ephemeral range (32768-60999), so that no outgoing connection on
+// the host can hold a port between the agent picking it and the container
+// binding it (Drove's race: it asked the kernel for a free port and let
+// Docker bind it later).
+var DefaultPortRange = PortRange{Min: 20000, Max: 29999}
+
+// Bounds of a PortRange: ports below 1024 are privileged and belong to
+// host services.
+const (
+	minHostPort = 1024
+	maxHostPort = 65535
+)
+
+// PortRange is an inclusive range of host ports, written "min-max".
+type PortRange struct {
+	Min, Max int
+}
+
+// String renders r as "min-max" (the --port-range syntax).
+func (r PortRange) String() string { return strconv.Itoa(r.Min) + "-" + strconv.Itoa(r.Max) }
+
+// Size is the number of ports in r (0 when r is empty or inverted).
+func (r PortRange) Size() int { return max(0, r.Max-r.Min+1) }
+
+func (r PortRange) validate() error {
+	switch {
+	case r.Min < minHostPort:
+		return fmt.Errorf("min must be >= %d (lower ports are privileged), got %d", minHostPort, r.Min)
+	case r.Max > maxHostPort:
+		return fmt.Errorf("max must be <= %d, got %d", maxHostPort, r.Max)
+	case r.Min > r.Max:
+		return fmt.Errorf("min %d is greater than max %d", r.Min, r.Max)
+	}
+	return nil
+}
+
+// ParsePortRange parses "min-max" (e.g. "20000-29999") and checks that
+// 1024 <= min <= max <= 65535.
+func ParsePortRange(s string) (PortRange, error) {
+	lo, hi, ok := strings.Cut(strings.TrimSpace(s), "-")
+	if !ok {
+		return PortRange{}, fmt.Errorf("expected min-max, e.g. %s", DefaultPortRange)
+	}
+	minP, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	maxP, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	if err1 != nil || err2 != nil {
+		return PortRange{}, fmt.Errorf("expected min-max with numeric ports, e.g. %s", DefaultPortRange)
+	}
+	r := PortRange{Min: minP, Max: maxP}
+	return r, r.validate()
 }
 
 // tags returns the configured tags plus the hostname, without duplicates.

@@ -29,15 +29,28 @@
 //
 // # Instance lifecycle
 //
-// PENDING → PROVISIONING → STARTING → (create, start) → UNREADY → READY →
-// HEALTHY. A failed create is PROVISIONING_FAILED (image) or START_FAILED, a
-// failed start START_FAILED; both continue DEPROVISIONING → STOPPED with the
-// error message. A stop runs STOPPING → DEPROVISIONING → STOPPED (the
+// PENDING → PROVISIONING (host ports allocated) → STARTING → (create,
+// start) → UNREADY → READY → HEALTHY. No free host port, like a failed
+// create for want of the image, is PROVISIONING_FAILED; other failed
+// creates and failed starts are START_FAILED; all continue DEPROVISIONING →
+// STOPPED with the error message. A stop runs STOPPING → DEPROVISIONING → STOPPED (the
 // container is stopped, then removed). A container that dies on its own
 // makes the instance LOST ("container exited with code N") and is removed.
 // STOPPED and LOST instances are kept for TerminalRetention, then forgotten.
 // Every change increments the instance's Seq; reports carry Seq and the
 // agent's Boot so that the leader can ignore stale ones.
+//
+// # Host ports
+//
+// The agent, not the runtime, picks host ports (portalloc.go): each exposed
+// port of an instance gets a distinct port of Config.PortRange (--port-range,
+// default 20000-29999, below the Linux ephemeral range), chosen round-robin
+// after the last one handed out and skipping ports some other process has
+// bound. The container gets PortBinding{ContainerPort, HostPort} and the
+// environment variable PORT_<containerPort>=<hostPort>; reports carry the
+// mapping in LocalInfo.Ports. Ports are released when the instance ends
+// (STOPPED or LOST) and its container is gone. Allocations are not
+// persisted: an agent restart forgets them.
 //
 // # Contract with the controllers
 //

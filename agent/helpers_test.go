@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,10 +22,12 @@ import (
 
 const testSecret = "s3cret"
 
-// testConfig is an agent configuration on loopback with ephemeral ports and
-// a reconciler that stays out of the way unless a test speeds it up.
+// testConfig is an agent configuration on loopback with ephemeral ports,
+// its own window of host ports and a reconciler that stays out of the way
+// unless a test speeds it up.
 func testConfig(controllers ...string) agent.Config {
 	cfg := agent.DefaultConfig()
+	cfg.PortRange = portWindow(16)
 	cfg.Hostname = "127.0.0.1"
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.GossipAddr = "127.0.0.1:0"
@@ -181,4 +186,58 @@ func requireOrdered(t *testing.T, reports []model.InstanceReport) {
 		require.GreaterOrEqual(t, lifecycleRank[cur.Info.State], lifecycleRank[prev.Info.State],
 			"report %d went back from %s to %s", i, prev.Info.State, cur.Info.State)
 	}
+}
+
+// Test agents take host ports from windows of 30000-32767: above the
+// default range (which agents of other test packages use) and below the
+// Linux ephemeral range, so the windows are normally free. Each window is
+// handed out once per cycle, so agents of one test never share ports (and
+// port-probing agents of different tests do not disturb each other).
+const (
+	testPortsMin = 30000
+	testPortsMax = 32767
+)
+
+var (
+	testPortsMu   sync.Mutex
+	testPortsNext = testPortsMin
+)
+
+// portWindow returns a range of n consecutive host ports, none handed out
+// by portWindow recently, that were all free (TCP and UDP) a moment ago.
+func portWindow(n int) agent.PortRange {
+	testPortsMu.Lock()
+	defer testPortsMu.Unlock()
+	for range 2 * (testPortsMax - testPortsMin) {
+		if testPortsNext+n-1 > testPortsMax {
+			testPortsNext = testPortsMin
+		}
+		lo := testPortsNext
+		testPortsNext += n
+		busy := false
+		for p := lo; p < lo+n && !busy; p++ {
+			busy = !hostPortFree(p)
+		}
+		if !busy {
+			return agent.PortRange{Min: lo, Max: lo + n - 1}
+		}
+	}
+	panic("no window of " + strconv.Itoa(n) + " free host ports in 30000-32767")
+}
+
+// hostPortFree reports whether port can be bound on all interfaces for
+// both TCP and UDP right now.
+func hostPortFree(port int) bool {
+	addr := ":" + strconv.Itoa(port)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	_ = ln.Close()
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return false
+	}
+	_ = pc.Close()
+	return true
 }

@@ -31,6 +31,7 @@ type instance struct {
 	exited      bool // the container died while a transition was in flight
 	exitMsg     string
 	cancelStart context.CancelFunc // aborts runtime calls of a start in flight
+	ports       *portLease         // host ports, in spec.Ports order; nil until allocated
 	endedAt     time.Time          // when it became STOPPED or LOST
 }
 
@@ -50,6 +51,7 @@ type instanceView struct {
 // Seq and is handed to notify.
 type instanceManager struct {
 	rt         Runtime
+	ports      *portAllocator
 	executorID string
 	hostname   string
 	boot       int64
@@ -70,7 +72,7 @@ type instanceManager struct {
 
 func newInstanceManager(ctx context.Context, rt Runtime, cfg Config, boot int64, notify func(model.InstanceReport)) *instanceManager {
 	return &instanceManager{
-		rt: rt, executorID: cfg.ExecutorID, hostname: cfg.Hostname, boot: boot,
+		rt: rt, ports: newPortAllocator(cfg.PortRange), executorID: cfg.ExecutorID, hostname: cfg.Hostname, boot: boot,
 		stopGrace: cfg.StopGrace, retention: cfg.TerminalRetention,
 		logger: cfg.Logger.Named("instances"), notify: notify, now: time.Now, ctx: ctx,
 		instances: map[string]*instance{}, byContainer: map[string]*instance{},
@@ -111,12 +113,20 @@ func (m *instanceManager) reportLocked(in *instance) model.InstanceReport {
 
 func (m *instanceManager) infoLocked(in *instance) model.InstanceInfo {
 	info := instanceInfo(in.spec, m.executorID, m.hostname)
+	if in.ports != nil {
+		for i, p := range in.spec.Ports {
+			ip := info.LocalInfo.Ports[p.Name]
+			ip.HostPort = in.ports.ports[i]
+			info.LocalInfo.Ports[p.Name] = ip
+		}
+	}
 	info.State, info.ErrorMessage = in.state, in.errMsg
 	info.Created, info.Updated = in.created, in.updated
 	return info
 }
 
-// instanceInfo renders spec as an InstanceInfo without state.
+// instanceInfo renders spec as an InstanceInfo without state (and without
+// host ports).
 func instanceInfo(spec model.InstanceSpec, executorID, hostname string) model.InstanceInfo {
 	ports := make(map[string]model.InstancePort, len(spec.Ports))
 	for _, p := range spec.Ports {

@@ -119,10 +119,14 @@ func (m *instanceManager) startContainer(in *instance) {
 		in.cancelStart = nil
 		m.mu.Unlock()
 	}()
-	if !m.advance(in, model.InstanceProvisioning) || !m.advance(in, model.InstanceStarting) {
+	if !m.advance(in, model.InstanceProvisioning) {
 		return
 	}
-	cid, err := m.rt.Create(ctx, m.containerSpec(in.spec))
+	lease, ok := m.allocatePorts(in)
+	if !ok || !m.advance(in, model.InstanceStarting) {
+		return
+	}
+	cid, err := m.rt.Create(ctx, m.containerSpec(in.spec, lease.ports))
 	if err != nil {
 		st := model.InstanceStartFailed
 		if errors.Is(err, ErrImage) {
@@ -147,6 +151,32 @@ func (m *instanceManager) startContainer(in *instance) {
 			return
 		}
 	}
+}
+
+// allocatePorts reserves a host port for each of the instance's ports. When
+// the range is exhausted the instance fails PROVISIONING_FAILED. The lease
+// is released once the instance ends (see releasePortsLocked).
+func (m *instanceManager) allocatePorts(in *instance) (*portLease, bool) {
+	udp := make([]bool, len(in.spec.Ports))
+	for i, p := range in.spec.Ports {
+		udp[i] = p.Type == model.PortUDP
+	}
+	lease, err := m.ports.allocate(udp)
+	if err != nil {
+		m.fail(in, model.InstanceProvisioningFailed, "allocate host ports: "+err.Error())
+		return nil, false
+	}
+	m.mu.Lock()
+	in.ports = lease
+	m.mu.Unlock()
+	return lease, true
+}
+
+// releasePortsLocked gives the instance's host ports back; its container
+// must be gone (removed, or never created). The ports stay in its reports.
+// Idempotent. mu must be held.
+func (m *instanceManager) releasePortsLocked(in *instance) {
+	m.ports.release(in.ports)
 }
 
 // fail records a failed start, then deprovisions the instance. A start
@@ -193,7 +223,10 @@ func (m *instanceManager) stopContainer(in *instance) {
 	m.finishStop(in, cid, msg)
 }
 
-// finishStop removes the container (if any) and records STOPPED.
+// finishStop removes the container (if any), releases the host ports and
+// records STOPPED. When the removal fails the ports are released anyway:
+// the container is stopped, so it no longer binds them (and the host probe
+// of the next allocation skips any port still bound).
 func (m *instanceManager) finishStop(in *instance, cid, msg string) {
 	if cid != "" {
 		if err := m.rt.Remove(m.ctx, cid); err != nil && !errors.Is(err, ErrNotFound) {
@@ -206,26 +239,31 @@ func (m *instanceManager) finishStop(in *instance, cid, msg string) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.releasePortsLocked(in)
 	if !in.state.IsTerminal() {
 		m.setLocked(in, model.InstanceStopped, msg)
 	}
 }
 
 // loseLocked marks in LOST and removes its container in the background
-// unless it is already gone. mu must be held.
+// unless it is already gone; its host ports are released once the
+// container is gone. mu must be held.
 func (m *instanceManager) loseLocked(in *instance, msg string, remove bool) {
 	m.logger.Warn("instance lost", "instance", in.spec.InstanceID, "reason", msg)
 	cid := in.containerID
 	m.setLocked(in, model.InstanceLost, msg)
 	if !remove || cid == "" || m.closed {
+		m.releasePortsLocked(in)
 		return
 	}
+	lease := in.ports
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		if err := m.rt.Remove(m.ctx, cid); err != nil && !errors.Is(err, ErrNotFound) && m.ctx.Err() == nil {
 			m.logger.Warn("remove dead container failed", "container", cid, "error", err)
 		}
+		m.ports.release(lease)
 	}()
 }
 
@@ -306,9 +344,10 @@ func (m *instanceManager) checkContainers(ctx context.Context) {
 	}
 }
 
-// containerSpec translates an instance spec into what the runtime needs.
-func (m *instanceManager) containerSpec(spec model.InstanceSpec) ContainerSpec {
-	env := make(map[string]string, len(spec.Env)+4)
+// containerSpec translates an instance spec into what the runtime needs;
+// hostPorts are the allocated host ports in spec.Ports order.
+func (m *instanceManager) containerSpec(spec model.InstanceSpec, hostPorts []int) ContainerSpec {
+	env := make(map[string]string, len(spec.Env)+4+len(spec.Ports))
 	for k, v := range spec.Env {
 		env[k] = v
 	}
@@ -334,12 +373,14 @@ func (m *instanceManager) containerSpec(spec model.InstanceSpec) ContainerSpec {
 		}
 	}
 	slices.Sort(cs.CPUSet)
-	for _, p := range spec.Ports {
+	for i, p := range spec.Ports {
 		proto := "tcp"
 		if p.Type == model.PortUDP {
 			proto = "udp"
 		}
-		cs.Ports = append(cs.Ports, PortBinding{ContainerPort: p.Port, Protocol: proto})
+		cs.Ports = append(cs.Ports, PortBinding{ContainerPort: p.Port, HostPort: hostPorts[i], Protocol: proto})
+		// Drove tells the container where each port is reachable from outside.
+		env["PORT_"+strconv.Itoa(p.Port)] = strconv.Itoa(hostPorts[i])
 	}
 	return cs
 }

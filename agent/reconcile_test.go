@@ -190,7 +190,9 @@ func TestAgent_ScalesToThousandsOfInstances(t *testing.T) {
 	const n = 2000
 	fc := newFakeController(t, testSecret)
 	rt := newFakeRuntime(t, fakeruntime.Config{StartDelay: 5 * time.Millisecond})
-	a := startAgent(t, testConfig(fc.URL()), rt)
+	cfg := testConfig(fc.URL())
+	cfg.PortRange = portWindow(n) // one host port per instance
+	a := startAgent(t, cfg, rt)
 	began := time.Now()
 	deadline := began.Add(10 * time.Second)
 
@@ -243,6 +245,10 @@ func TestConfig_Validate(t *testing.T) {
 		"zero interval":    {func(c *agent.Config) { c.ReportInterval = 0 }, "--report-interval must be > 0, got 0s"},
 		"negative grace":   {func(c *agent.Config) { c.UnknownGrace = -time.Second }, "--unknown-grace must be > 0, got -1s"},
 		"hostname w/ port": {func(c *agent.Config) { c.Hostname = "h:1" }, `--hostname "h:1"`},
+		"privileged ports": {func(c *agent.Config) { c.PortRange = agent.PortRange{Min: 80, Max: 2000} }, "--port-range 80-2000: min must be >= 1024"},
+		"ports too high":   {func(c *agent.Config) { c.PortRange = agent.PortRange{Min: 2000, Max: 70000} }, "--port-range 2000-70000: max must be <= 65535"},
+		"ports inverted":   {func(c *agent.Config) { c.PortRange = agent.PortRange{Min: 3000, Max: 2000} }, "--port-range 3000-2000: min 3000 is greater than max 2000"},
+		"no port range":    {func(c *agent.Config) { c.PortRange = agent.PortRange{} }, "--port-range 0-0"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := testConfig("http://127.0.0.1:4000")

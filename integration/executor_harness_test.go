@@ -55,7 +55,13 @@ func executorConfig(t testing.TB, tc *testCluster, id string) agent.Config {
 // startExecutor starts (or restarts, with the same id) an executor.
 func startExecutor(t testing.TB, tc *testCluster, id string) *testExecutor {
 	t.Helper()
-	rt, err := fakeruntime.New(fakeruntime.Config{StartDelay: 5 * time.Millisecond})
+	return startExecutorWith(t, tc, id, fakeruntime.Config{StartDelay: 5 * time.Millisecond})
+}
+
+// startExecutorWith starts an executor whose fake runtime has rtCfg.
+func startExecutorWith(t testing.TB, tc *testCluster, id string, rtCfg fakeruntime.Config) *testExecutor {
+	t.Helper()
+	rt, err := fakeruntime.New(rtCfg)
 	require.NoError(t, err)
 	e := &testExecutor{cfg: executorConfig(t, tc, id), rt: rt}
 	e.a, err = agent.New(e.cfg, rt)

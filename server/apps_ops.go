@@ -110,21 +110,21 @@ func checkAllowed(app model.ApplicationInfo, t model.OperationType) error {
 		return invalid(fmt.Sprintf("type - unknown operation %q; must be one of CREATE, START_INSTANCES, SCALE, SUSPEND, STOP_INSTANCES, REPLACE_INSTANCES, DESTROY, RECOVER", t))
 	}
 	allowed := model.AllowedOperations(app.State)
-	if len(allowed) == 0 {
-		return invalid(fmt.Sprintf("No operations allowed for %s as it is in %s state", app.AppID, app.State))
+	if model.OperationAllowed(app.State, t) {
+		return nil
 	}
-	if !model.OperationAllowed(app.State, t) {
+	msg := fmt.Sprintf("No operations allowed for %s as it is in %s state", app.AppID, app.State)
+	if len(allowed) > 0 {
 		names := make([]string, len(allowed))
 		for i, o := range allowed {
 			names[i] = string(o)
 		}
-		msg := fmt.Sprintf("Only [%s] allowed for app %s as it is in %s state", strings.Join(names, ", "), app.AppID, app.State)
-		if op := app.ActiveOperation(); op != nil {
-			msg += fmt.Sprintf("; operation %s (%s) is in progress: cancel it or wait for it to finish", op.ID, op.Source)
-		}
-		return invalid(msg)
+		msg = fmt.Sprintf("Only [%s] allowed for app %s as it is in %s state", strings.Join(names, ", "), app.AppID, app.State)
 	}
-	return nil
+	if op := app.ActiveOperation(); op != nil {
+		msg += fmt.Sprintf("; operation %s (%s) is in progress: cancel it or wait for it to finish", op.ID, op.Source)
+	}
+	return invalid(msg)
 }
 
 // planOperation turns a validated request into the operation to record.

@@ -20,7 +20,7 @@ import (
 type executorFlags struct {
 	config, nodeID, hostname, httpAddr, gossipAddr, advertise string
 	join, controllers, tags, metadata                         []string
-	secret, runtime, logLevel                                 string
+	secret, runtime, logLevel, portRange                      string
 	fakeStartDelay, fakeCrashAfter                            time.Duration
 	fakeFailureRate                                           float64
 	cores, reservedCores, exposedMemPercent                   int
@@ -63,6 +63,8 @@ shows executors through the controllers' API.`,
 	fs.StringSliceVar(&f.controllers, "controllers", nil, "controller API URLs, e.g. http://c1:4000,http://c2:4000")
 	fs.StringVar(&f.secret, "cluster-secret", "", "shared secret for node-to-node traffic and gossip encryption")
 	fs.StringVar(&f.runtime, "runtime", "docker", "container runtime: docker or fake")
+	fs.StringVar(&f.portRange, "port-range", def.PortRange.String(),
+		"host ports given to instances, min-max within 1024-65535; keep it out of the kernel's ephemeral range (Linux: 32768-60999) and free of other services")
 	fs.DurationVar(&f.fakeStartDelay, "fake-start-delay", 0, "fake runtime: how long a container takes to start")
 	fs.Float64Var(&f.fakeFailureRate, "fake-failure-rate", 0, "fake runtime: probability (0..1) that a start fails")
 	fs.DurationVar(&f.fakeCrashAfter, "fake-crash-after", 0, "fake runtime: containers crash this long after starting (0: never)")
@@ -91,6 +93,11 @@ func (f *executorFlags) agentConfig(logger hclog.Logger) (agent.Config, error) {
 	cfg.RegisterInterval, cfg.ReportInterval = f.registerInterval, f.reportInterval
 	cfg.ReconcileInterval, cfg.UnknownGrace = f.reconcileInterval, f.unknownGrace
 	cfg.Version, cfg.Logger = Version, logger
+	pr, err := agent.ParsePortRange(f.portRange)
+	if err != nil {
+		return cfg, fmt.Errorf("--port-range %q: %w", f.portRange, err)
+	}
+	cfg.PortRange = pr
 	if cfg.Hostname == "" {
 		h, err := os.Hostname()
 		if err != nil {
