@@ -52,6 +52,7 @@ func (a *api) routes() []route {
 		{method: "GET", path: "/apis/v1/cluster/executors", h: a.executorsList},
 		{method: "GET", path: "/apis/v1/cluster/executors/{id}", h: a.executorInfo},
 		{method: "POST", path: "/apis/v1/applications/validate/spec", h: a.validateSpec},
+		{method: "POST", path: "/apis/v1/applications/placementpolicy/rule/dryrun", h: a.ruleDryRun},
 		{method: "POST", path: "/apis/v1/applications/operations", roles: rwRole, h: a.submitOperation},
 		{method: "POST", path: "/apis/v1/operations", roles: rwRole, h: a.submitOperation},
 		{method: "POST", path: "/apis/v1/applications/operations/{appId}/cancel", roles: rwRole, h: a.cancelOperation},

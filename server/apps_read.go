@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/drove-go/drove/fsm/model"
+	"github.com/drove-go/drove/scheduler"
 	"github.com/gorilla/mux"
 )
 
@@ -247,4 +248,41 @@ func containsFold(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// ruleDryRunBody is Drove's rule dry-run request.
+type ruleDryRunBody struct {
+	RuleBasedPlacementPolicy model.PlacementPolicy    `json:"ruleBasedPlacementPolicy"`
+	SchedulingInfo           scheduler.SchedulingInfo `json:"schedulingInfo"`
+}
+
+// ruleStatus is Drove's RuleCheckResponse / RuleEvalResponse.
+type ruleStatus struct {
+	Status string `json:"status"` // SUCCESS | FAILURE
+	Result *bool  `json:"result,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// ruleDryRun is POST /applications/placementpolicy/rule/dryrun: compile a
+// RULE_BASED policy's rule and evaluate it against the given scheduling info.
+func (a *api) ruleDryRun(_ http.ResponseWriter, r *http.Request) (any, error) {
+	var body ruleDryRunBody
+	if err := decodeJSON(r, &body, false); err != nil {
+		return nil, err
+	}
+	p := body.RuleBasedPlacementPolicy
+	if p.Type != model.PlacementRuleBased {
+		return nil, invalid(fmt.Sprintf("ruleBasedPlacementPolicy.type - must be RULE_BASED, got %q", p.Type))
+	}
+	check, eval := ruleStatus{Status: "SUCCESS"}, ruleStatus{Status: "SUCCESS"}
+	if err := scheduler.CheckRule(p.Rule, p.RuleType); err != nil {
+		check = ruleStatus{Status: "FAILURE", Error: err.Error()}
+		eval = ruleStatus{Status: "FAILURE", Error: "rule did not compile"}
+	} else if ok, err := scheduler.EvalRule(p.Rule, p.RuleType, body.SchedulingInfo); err != nil {
+		eval = ruleStatus{Status: "FAILURE", Error: err.Error()}
+	} else {
+		eval.Result = &ok
+	}
+	return map[string]any{"status": check.Status == "SUCCESS" && eval.Result != nil && *eval.Result,
+		"checkResult": check, "evalResult": eval}, nil
 }

@@ -98,7 +98,8 @@ func (c *Controller) start() error {
 		tasks: []leaderTask{c.establishLeadership, c.reconcileControllers,
 			(&executorMonitor{c: c, absentGrace: c.cfg.ExecutorAbsentGrace, retention: c.cfg.RemovedExecutorRetention, now: time.Now}).run,
 			newDispatcher(c).run, newOpEngine(c).run,
-			(&outageMonitor{c: c, interval: c.cfg.OutageCheckInterval, recoverBackoff: c.cfg.RecoverBackoff, now: time.Now}).run},
+			(&outageMonitor{c: c, interval: c.cfg.OutageCheckInterval, recoverBackoff: c.cfg.RecoverBackoff, now: time.Now}).run,
+			(&staleCleaner{c: c, interval: time.Minute, maxOld: 100, maxAge: 7 * 24 * time.Hour, now: time.Now}).run},
 		onLost: func() { c.api.leaderReady.Store(false) }}
 	c.goRun(func() { mon.run(c.ctx) })
 	c.logger.Info("controller started", "id", c.cfg.NodeID, "http", apiAddr, "raft", c.node.RaftAddr(), "gossip", c.pool.LocalAddr())

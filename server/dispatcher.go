@@ -77,7 +77,7 @@ func (d *dispatcher) run(ctx context.Context) {
 func (d *dispatcher) scan(ctx context.Context, sem chan struct{}) {
 	now := time.Now()
 	live := map[string]bool{}
-	for _, rec := range d.c.fsm.Instances(func(r *model.InstanceRecord) bool { return !r.Info.State.IsTerminal() }) {
+	for _, rec := range d.c.fsm.Instances(needsDispatch) {
 		kind := model.MsgStartInstance
 		if rec.StopRequested {
 			kind = model.MsgStopInstance
@@ -200,4 +200,17 @@ func (d *dispatcher) post(ctx context.Context, exec model.ExecutorInfo, msg mode
 		return fmt.Errorf("executor answered %s: %s", mr.Status, mr.Message)
 	}
 	return nil
+}
+
+// needsDispatch selects instances the dispatcher may have to message: not
+// yet accepted by their executor, or asked to stop and not stopping yet.
+// Filtering inside the FSM keeps a scan cheap when most instances run.
+func needsDispatch(r *model.InstanceRecord) bool {
+	if r.Info.State.IsTerminal() {
+		return false
+	}
+	if r.StopRequested {
+		return r.Info.State != model.InstanceStopping && r.Info.State != model.InstanceDeprovisioning
+	}
+	return r.Info.State == model.InstancePending
 }
