@@ -191,6 +191,13 @@ func (n *Node) Snapshot() error {
 	return mapRaftErr(err)
 }
 
+// Term is the current raft term (0 if unknown).
+func (n *Node) Term() uint64 {
+	var t uint64
+	_, _ = fmt.Sscan(n.raft.Stats()["term"], &t)
+	return t
+}
+
 // Status is this node's view of its own raft progress.
 type Status struct {
 	State        string

@@ -40,6 +40,9 @@ func (f *FSM) applyAppOperationStart(buf []byte) any {
 	if active := old.ActiveOperation(); active != nil && !(req.Supersede && supersedable(active.Type)) {
 		return fmt.Errorf("%w: operation %s (%s) is still running on app %s", ErrConflict, active.ID, active.Type, req.AppID)
 	}
+	if req.ExpectUpdated != 0 && old.Updated != req.ExpectUpdated {
+		return fmt.Errorf("%w: app %s changed while the operation was being prepared; retry", ErrConflict, req.AppID)
+	}
 	app := *old
 	op := req.Op
 	app.Operation, app.Instances, app.Updated = &op, req.Desired, req.Timestamp
@@ -61,14 +64,22 @@ func (f *FSM) applyAppOperationStep(buf []byte) any {
 	if err != nil {
 		return err
 	}
+	if old.Operation.Steps != req.Step {
+		return fmt.Errorf("%w: step %d of operation %s was planned against an outdated view (now at %d)",
+			ErrConflict, req.Step, req.OpID, old.Operation.Steps)
+	}
 	if err := f.checkPlacementsLocked(req.Place); err != nil {
 		return err
 	}
 	f.placeLocked(req.Place, req.Timestamp)
 	f.stopLocked(req.Stop, req.Timestamp)
 	f.failLocked(req.Fail, req.Timestamp)
+	app := *old
+	op := *old.Operation
+	op.Steps++
+	app.Operation, app.Updated = &op, req.Timestamp
+	f.st.apps[req.AppID] = &app
 	if req.State != "" {
-		app := *old
 		f.setAppStateLocked(&app, req.State, req.Timestamp)
 	}
 	f.notifyLocked()
@@ -96,6 +107,11 @@ func (f *FSM) applyAppOperationFinish(buf []byte) any {
 	if err != nil {
 		return err
 	}
+	if old.Operation.Steps != req.Step {
+		return fmt.Errorf("%w: end of operation %s was decided on an outdated view", ErrConflict, req.OpID)
+	}
+	f.stopLocked(req.Stop, req.Timestamp)
+	f.failLocked(req.Fail, req.Timestamp)
 	app := *old
 	op := *old.Operation
 	op.Status, op.Message, op.Finished = req.Status, req.Message, req.Timestamp

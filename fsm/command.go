@@ -198,7 +198,10 @@ type AppOperationStartRequest struct {
 	Desired   int                    `json:"desired"`
 	State     model.ApplicationState `json:"state"`
 	Supersede bool                   `json:"supersede,omitempty"`
-	Timestamp int64                  `json:"timestamp"`
+	// ExpectUpdated is the app's Updated time the proposer planned against;
+	// the FSM refuses the operation if the app changed since (non-zero only).
+	ExpectUpdated int64 `json:"expectUpdated,omitempty"`
+	Timestamp     int64 `json:"timestamp"`
 }
 
 // AppOperationStepRequest is the payload of AppOperationStepType. It applies
@@ -207,6 +210,7 @@ type AppOperationStartRequest struct {
 type AppOperationStepRequest struct {
 	AppID     string                 `json:"appId"`
 	OpID      string                 `json:"opId"`
+	Step      int                    `json:"step"` // the op's Steps count the step was planned against
 	Place     []PlaceInstance        `json:"place,omitempty"`
 	Stop      []string               `json:"stop,omitempty"`
 	Fail      map[string]string      `json:"fail,omitempty"`  // instances to stop as failed jobs, with the reason
@@ -218,9 +222,12 @@ type AppOperationStepRequest struct {
 type AppOperationFinishRequest struct {
 	AppID     string                `json:"appId"`
 	OpID      string                `json:"opId"`
+	Step      int                   `json:"step"` // the op's Steps count the decision was made against
 	Status    model.OperationStatus `json:"status"`
 	Message   string                `json:"message,omitempty"`
 	Desired   *int                  `json:"desired,omitempty"` // set when the outcome changes the desired count
+	Stop      []string              `json:"stop,omitempty"`    // instances to stop as the op ends
+	Fail      map[string]string     `json:"fail,omitempty"`    // instances to stop as failed jobs as the op ends
 	Timestamp int64                 `json:"timestamp"`
 }
 

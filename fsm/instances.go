@@ -79,7 +79,7 @@ func (f *FSM) failLocked(fail map[string]string, ts int64) {
 	for _, id := range ids {
 		if r := f.st.instances[id]; r != nil && !r.Info.State.IsTerminal() {
 			n := *r
-			n.Info.ErrorMessage = fail[id]
+			n.FailReason = fail[id]
 			f.st.instances[id] = &n
 		}
 	}
@@ -93,13 +93,11 @@ func (f *FSM) stopLocked(ids []string, ts int64) {
 		if r == nil || r.StopRequested || r.Info.State.IsTerminal() {
 			continue
 		}
+		// Even a PENDING instance waits for its executor: a START may
+		// already be on its way, and only the executor can say it stopped.
 		n := *r
 		n.StopRequested = true
 		f.st.instances[id] = &n
-		// An instance the executor never accepted can be stopped right here.
-		if r.Info.State == model.InstancePending {
-			f.setInstanceStateLocked(&n, model.InstanceStopped, "", ts)
-		}
 	}
 }
 

@@ -46,7 +46,7 @@ func (a *api) createApp(b appOperationBody) (any, error) {
 			return nil, capacityError(err)
 		}
 		op := a.c.newOperation(id, model.OpScale, model.OpCreate, s, now)
-		op.RequiredInstances = n
+		op.RequiredInstances, op.JobsTotal = n, n
 		app.Operation, app.State = &op, model.AppScalingRequested
 	}
 	if err := a.applyCmd(fsm.AppCreateType, fsm.AppCreateRequest{App: app, Timestamp: now.UnixMilli()}); err != nil {

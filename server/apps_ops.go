@@ -138,7 +138,9 @@ func (a *api) planOperation(app model.ApplicationInfo, t model.OperationType, b 
 		return fsm.AppOperationStartRequest{}, invalid(errs...)
 	}
 	v := classify(a.fsm.Instances(func(r *model.InstanceRecord) bool { return r.Info.AppID == app.AppID }))
-	req := fsm.AppOperationStartRequest{AppID: app.AppID, Desired: app.Instances, Timestamp: now.UnixMilli()}
+	// ExpectUpdated: counts below are relative to what was read; the FSM
+	// refuses the operation if the app changed meanwhile.
+	req := fsm.AppOperationStartRequest{AppID: app.AppID, Desired: app.Instances, ExpectUpdated: app.Updated, Timestamp: now.UnixMilli()}
 	op := a.c.newOperation(app.AppID, model.OpScale, t, s, now)
 	switch t {
 	case model.OpStartInstances, model.OpScale, model.OpSuspend, model.OpRecover:
@@ -147,6 +149,7 @@ func (a *api) planOperation(app model.ApplicationInfo, t model.OperationType, b 
 			return req, err
 		}
 		op.RequiredInstances, req.Desired, req.State = n, n, model.AppScalingRequested
+		op.JobsTotal = abs(n - len(v.live))
 		req.Supersede = app.ActiveOperation() != nil
 		if t == model.OpRecover {
 			op.Type, req.State = model.OpRecover, model.AppOutageDetected
@@ -160,6 +163,7 @@ func (a *api) planOperation(app model.ApplicationInfo, t model.OperationType, b 
 			return req, err
 		}
 		op.InstanceIDs, op.SkipRespawn, req.State = ids, b.SkipRespawn, model.AppStopInstancesRequested
+		op.JobsTotal = len(ids)
 		if b.SkipRespawn {
 			op.Type, req.Desired = model.OpStopInstances, max(app.Instances-len(ids), 0)
 		} else {
@@ -171,6 +175,7 @@ func (a *api) planOperation(app model.ApplicationInfo, t model.OperationType, b 
 			return req, err
 		}
 		op.Type, op.InstanceIDs, op.StopFirst, req.State = model.OpReplaceInstances, ids, b.StopFirst, model.AppReplaceInstancesRequested
+		op.JobsTotal = len(ids)
 	}
 	req.Op = op
 	return req, nil
@@ -182,7 +187,7 @@ func (a *api) targetCount(app model.ApplicationInfo, t model.OperationType, b ap
 		if b.Instances == nil || *b.Instances < 0 || *b.Instances > 1024 {
 			return 0, invalid("instances - must be between 0 and 1024")
 		}
-		return len(v.healthy) + *b.Instances, nil
+		return app.Instances + *b.Instances, nil // on top of what is desired, whatever is healthy right now
 	case model.OpScale:
 		if b.RequiredInstances == nil || *b.RequiredInstances < 0 || *b.RequiredInstances > 2048 {
 			return 0, invalid("requiredInstances - must be between 0 and 2048")

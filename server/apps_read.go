@@ -177,24 +177,8 @@ func (a *api) getOperation(_ http.ResponseWriter, r *http.Request) (any, error) 
 	op := *app.Operation
 	v := classify(a.fsm.Instances(func(rec *model.InstanceRecord) bool { return rec.Info.AppID == app.AppID }))
 	op.JobsDone, op.JobsFailed = v.jobCounts(op.ID)
-	switch op.Type {
-	case model.OpReplaceInstances, model.OpStopInstances:
-		op.JobsTotal = len(op.InstanceIDs)
-	default:
-		op.JobsTotal = max(op.JobsDone, op.RequiredInstances-countNotFrom(v.healthy, op.ID))
-	}
+	op.JobsTotal = max(op.JobsTotal, op.JobsDone)
 	return operationProgress{OperationRecord: op, AppState: app.State}, nil
-}
-
-// countNotFrom counts instances not placed by operation opID.
-func countNotFrom(recs []model.InstanceRecord, opID string) int {
-	n := 0
-	for _, r := range recs {
-		if r.Info.Metadata[metaOperation] != opID {
-			n++
-		}
-	}
-	return n
 }
 
 // exposedHost is one backend of an exposed app (Drove's ExposedAppInfo host).

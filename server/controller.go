@@ -94,8 +94,8 @@ func (c *Controller) start() error {
 			c.logger.Error("http server stopped", "error", err)
 		}
 	})
-	mon := &leadershipMonitor{node: c.node, logger: c.logger.Named("leader"),
-		tasks: []leaderTask{c.establishLeadership, c.reconcileControllers,
+	mon := &leadershipMonitor{node: c.node, logger: c.logger.Named("leader"), establish: c.establishLeadership,
+		tasks: []leaderTask{c.reconcileControllers,
 			(&executorMonitor{c: c, absentGrace: c.cfg.ExecutorAbsentGrace, retention: c.cfg.RemovedExecutorRetention, now: time.Now}).run,
 			newDispatcher(c).run, newOpEngine(c).run,
 			(&outageMonitor{c: c, interval: c.cfg.OutageCheckInterval, recoverBackoff: c.cfg.RecoverBackoff, now: time.Now}).run,

@@ -94,6 +94,7 @@ func (d *dispatcher) scan(ctx context.Context, sem chan struct{}) {
 		}
 		exec, ok := d.c.fsm.Executor(rec.Info.ExecutorID)
 		if !ok || exec.State == model.ExecutorRemoved {
+			d.release(key) // its instances become LOST; nothing to send
 			continue
 		}
 		select {
@@ -213,4 +214,13 @@ func needsDispatch(r *model.InstanceRecord) bool {
 		return r.Info.State != model.InstanceStopping && r.Info.State != model.InstanceDeprovisioning
 	}
 	return r.Info.State == model.InstancePending
+}
+
+// release clears an attempt marked in flight by due without sending.
+func (d *dispatcher) release(key string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if a := d.attempts[key]; a != nil {
+		a.inFlight = false
+	}
 }

@@ -17,17 +17,22 @@ type leaderTask func(ctx context.Context)
 
 // leadershipMonitor starts leader-only work when this node becomes leader and
 // stops it when leadership is lost. Raft's signals can be coalesced, so it
-// also re-checks the node's state periodically: a dropped or repeated signal
-// never leaves work running on a follower or missing on the leader.
+// also re-checks the node's state and term every second: a dropped or
+// repeated signal never leaves work running on a follower or missing on the
+// leader, and a leadership regained in a new term restarts everything.
+// establish runs first, alone; the tasks start only once it succeeded, so no
+// task acts on an FSM that has not caught up with the log.
 type leadershipMonitor struct {
-	node   *cluster.Node
-	tasks  []leaderTask
-	onLost func() // called after leader-only work has stopped
-	logger hclog.Logger
+	node      *cluster.Node
+	establish func(ctx context.Context) bool
+	tasks     []leaderTask
+	onLost    func() // called after leader-only work has stopped
+	logger    hclog.Logger
 }
 
 func (m *leadershipMonitor) run(ctx context.Context) {
 	var stop func() // non-nil while leader-only work runs
+	var term uint64
 	defer func() {
 		if stop != nil {
 			stop()
@@ -44,30 +49,38 @@ func (m *leadershipMonitor) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		switch {
-		case leader && stop == nil:
-			m.logger.Info("leadership acquired; starting leader-only work")
-			stop = m.start(ctx)
-		case !leader && stop != nil:
-			m.logger.Info("leadership lost; stopping leader-only work")
+		if stop != nil && (!leader || m.node.Term() != term) {
+			m.logger.Info("leadership lost or term changed; stopping leader-only work")
 			stop()
 			stop = nil
+		}
+		if leader && stop == nil && m.node.IsLeader() {
+			term = m.node.Term()
+			m.logger.Info("leadership acquired; starting leader-only work", "term", term)
+			stop = m.start(ctx)
 		}
 	}
 }
 
-// start runs every task in its own goroutine and returns a function that
-// cancels them and waits for all to return.
+// start runs establish, then every task in its own goroutine; the returned
+// function cancels them and waits for all to return.
 func (m *leadershipMonitor) start(ctx context.Context) func() {
 	taskCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	for _, t := range m.tasks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t(taskCtx)
-		}()
-	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if m.establish != nil && !m.establish(taskCtx) {
+			return
+		}
+		for _, t := range m.tasks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				t(taskCtx)
+			}()
+		}
+	}()
 	return func() {
 		cancel()
 		wg.Wait()
@@ -80,7 +93,8 @@ func (m *leadershipMonitor) start(ctx context.Context) func() {
 // establishLeadership waits until every earlier entry is applied locally,
 // then marks the API ready (a new leader's FSM may lag until then, and it
 // must not serve stale reads) and records the new leader as an event. It retries until it succeeds or leadership is lost.
-func (c *Controller) establishLeadership(ctx context.Context) {
+// It reports whether leadership was established (false: ctx ended first).
+func (c *Controller) establishLeadership(ctx context.Context) bool {
 	for ctx.Err() == nil {
 		err := c.node.Barrier(5 * time.Second)
 		if err == nil {
@@ -88,7 +102,7 @@ func (c *Controller) establishLeadership(ctx context.Context) {
 			cmd, _ := fsm.Encode(fsm.LeadershipAcquiredType, fsm.LeadershipRequest{
 				NodeID: c.cfg.NodeID, Hostname: c.api.hostname, Timestamp: time.Now().UnixMilli()})
 			if _, err = c.node.Apply(cmd); err == nil {
-				return
+				return true
 			}
 		}
 		c.logger.Warn("establishing leadership failed; retrying", "error", err)
@@ -97,6 +111,7 @@ func (c *Controller) establishLeadership(ctx context.Context) {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+	return false
 }
 
 // reconcileControllers keeps the raft configuration in step with gossip, on

@@ -72,7 +72,7 @@ func (e *opEngine) step(app model.ApplicationInfo, op *model.OperationRecord) {
 	case model.OpReplaceInstances:
 		plan = planReplace(op, v, now)
 	case model.OpStopInstances:
-		plan = planStop(op, v)
+		plan = planStop(app, op, v)
 	default:
 		plan.finish = &fsm.AppOperationFinishRequest{Status: model.OpFailed, Message: "unknown operation type " + string(op.Type)}
 	}
@@ -84,14 +84,15 @@ func (e *opEngine) step(app model.ApplicationInfo, op *model.OperationRecord) {
 func (e *opEngine) commit(app model.ApplicationInfo, op *model.OperationRecord, plan stepPlan, now time.Time) error {
 	if plan.finish != nil {
 		f := *plan.finish
-		f.AppID, f.OpID, f.Timestamp = app.AppID, op.ID, now.UnixMilli()
+		f.AppID, f.OpID, f.Step, f.Timestamp = app.AppID, op.ID, op.Steps, now.UnixMilli()
+		f.Stop, f.Fail = plan.stop, plan.fail // whatever else this pass decided still happens
 		e.logger.Info("operation finished", "app", app.AppID, "op", op.ID, "type", op.Type, "status", f.Status, "message", f.Message)
 		return e.apply(fsm.AppOperationFinishType, f)
 	}
 	if plan.empty() {
 		return nil
 	}
-	req := fsm.AppOperationStepRequest{AppID: app.AppID, OpID: op.ID, Stop: plan.stop, Fail: plan.fail,
+	req := fsm.AppOperationStepRequest{AppID: app.AppID, OpID: op.ID, Step: op.Steps, Stop: plan.stop, Fail: plan.fail,
 		State: plan.state, Timestamp: now.UnixMilli()}
 	if len(plan.replaces) > 0 {
 		places, err := e.placements(app, op, plan.replaces)
@@ -114,7 +115,7 @@ func (e *opEngine) noCapacity(app model.ApplicationInfo, op *model.OperationReco
 		plan.replaces = nil
 		return e.commit(app, op, plan, now)
 	}
-	return e.apply(fsm.AppOperationFinishType, fsm.AppOperationFinishRequest{AppID: app.AppID, OpID: op.ID,
+	return e.apply(fsm.AppOperationFinishType, fsm.AppOperationFinishRequest{AppID: app.AppID, OpID: op.ID, Step: op.Steps,
 		Status: model.OpFailed, Message: "could not place instances: " + err.Error(), Timestamp: now.UnixMilli()})
 }
 

@@ -52,8 +52,10 @@ func (v appInstances) failing(op *model.OperationRecord, now time.Time) map[stri
 		switch {
 		case r.Info.State == model.InstanceUnhealthy:
 			out[r.Info.InstanceID] = "instance became unhealthy"
-		case r.Info.State != model.InstanceHealthy && r.Info.Metadata[metaOperation] == op.ID &&
-			now.Sub(time.UnixMilli(r.Info.Created)) > time.Duration(op.TimeoutMs)*time.Millisecond:
+		case r.Info.State != model.InstanceHealthy &&
+			now.Sub(time.UnixMilli(max(r.Info.Created, op.Started))) > time.Duration(op.TimeoutMs)*time.Millisecond:
+			// Whichever operation placed it (a superseded one too): it must
+			// not hold this operation up forever.
 			out[r.Info.InstanceID] = "instance did not become healthy within the operation timeout"
 		}
 	}
@@ -71,7 +73,7 @@ func (v appInstances) jobCounts(opID string) (done, failed int) {
 		switch {
 		case r.Info.State == model.InstanceHealthy && !r.StopRequested:
 			done++
-		case r.Info.ErrorMessage != "" && (r.Info.State.IsTerminal() || r.StopRequested):
+		case r.FailReason != "" || (r.Info.State.IsTerminal() && r.Info.ErrorMessage != ""):
 			failed++
 		case r.Info.State.IsTerminal() && r.Info.Metadata[metaReplaces] != "":
 			done++ // a replacement that was itself replaced or scaled down

@@ -54,9 +54,9 @@ func (m *outageMonitor) check() {
 		}
 		m.c.logger.Info("outage detected; recovering", "app", app.AppID, "desired", app.Instances, "live", len(v.live))
 		op := m.c.newOperation(app.AppID, model.OpRecover, model.OpRecover, defaultOpSpec(m.c.cfg), now)
-		op.RequiredInstances = app.Instances
+		op.RequiredInstances, op.JobsTotal = app.Instances, abs(app.Instances-len(v.live))
 		cmd, _ := fsm.Encode(fsm.AppOperationStartType, fsm.AppOperationStartRequest{AppID: app.AppID, Op: op,
-			Desired: app.Instances, State: model.AppOutageDetected, Timestamp: now.UnixMilli()})
+			Desired: app.Instances, State: model.AppOutageDetected, ExpectUpdated: app.Updated, Timestamp: now.UnixMilli()})
 		if _, err := m.c.node.Apply(cmd); err != nil {
 			m.c.logger.Warn("submitting RECOVER failed", "app", app.AppID, "error", err)
 		}

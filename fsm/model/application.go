@@ -82,6 +82,9 @@ type OperationRecord struct {
 	Parallelism     int             `json:"parallelism"`
 	FailureStrategy FailureStrategy `json:"failureStrategy"`
 
+	// Steps counts committed engine steps; a step planned against another
+	// count is refused, so a leader acting on a stale view cannot act twice.
+	Steps           int             `json:"steps"`
 	Status          OperationStatus `json:"status"`
 	CancelRequested bool            `json:"cancelRequested,omitempty"`
 	Message         string          `json:"message,omitempty"`
