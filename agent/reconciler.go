@@ -86,7 +86,14 @@ func (r *reconciler) once(ctx context.Context) {
 	}
 	for _, id := range exp.Stop {
 		wanted[id] = true
-		if v, ok := have[id]; ok && !v.state.IsTerminal() && !v.stopReq {
+		v, ok := have[id]
+		switch {
+		case !ok:
+			// Never started here (or forgotten across a restart): it is
+			// stopped as far as this executor is concerned. Without this
+			// report the leader would wait for the stop forever.
+			r.rep.enqueue(r.mgr.stoppedReport(model.InstanceSpec{InstanceID: id}))
+		case !v.state.IsTerminal() && !v.stopReq:
 			r.logger.Info("stopping instance the leader wants stopped", "instance", id)
 			r.mgr.stop(id)
 		}
@@ -120,4 +127,13 @@ func (r *reconciler) stopUnknown(have map[string]instanceView, wanted map[string
 			delete(r.unknownSince, id)
 		}
 	}
+}
+
+// stoppedReport is the report of an instance the leader wants stopped but
+// the agent does not have: it is STOPPED here (Seq 1 under the current boot).
+func (m *instanceManager) stoppedReport(spec model.InstanceSpec) model.InstanceReport {
+	info := instanceInfo(spec, m.executorID, m.hostname)
+	now := m.now().UnixMilli()
+	info.State, info.Created, info.Updated = model.InstanceStopped, now, now
+	return model.InstanceReport{Info: info, Boot: m.boot, Seq: 1}
 }

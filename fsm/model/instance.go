@@ -106,16 +106,30 @@ type Executable struct {
 }
 
 // InstanceSpec is everything an executor needs to run one instance (Drove's
-// ApplicationInstanceSpec). Later issues add checks, volumes, configs, ….
+// ApplicationInstanceSpec, with its JSON field names). The controller copies
+// the application spec's volumes, configs, checks, logging, devices,
+// pre-shutdown and user into it when it places the instance (configs as
+// they are: CONTROLLER_HTTP_FETCH configs are not fetched by the controller
+// yet and reach the executor unresolved). Nil members mean "not set":
+// no checks, the executor's default logging, no pre-shutdown hooks.
 type InstanceSpec struct {
-	AppID      string               `json:"appId"`
-	AppName    string               `json:"appName"`
-	InstanceID string               `json:"instanceId"`
-	Executable Executable           `json:"executable"`
-	Resources  []ResourceAllocation `json:"resources"`
-	Ports      []PortSpec           `json:"ports"`
-	Env        map[string]string    `json:"env,omitempty"`
-	Args       []string             `json:"args,omitempty"`
+	AppID             string               `json:"appId"`
+	AppName           string               `json:"appName"`
+	InstanceID        string               `json:"instanceId"`
+	Executable        Executable           `json:"executable"`
+	Resources         []ResourceAllocation `json:"resources"`
+	Ports             []PortSpec           `json:"ports"`
+	Volumes           []MountedVolume      `json:"volumes,omitempty"`
+	Configs           []ConfigSpec         `json:"configs,omitempty"`
+	Healthcheck       *CheckSpec           `json:"healthcheck,omitempty"`
+	Readiness         *CheckSpec           `json:"readiness,omitempty"`
+	LoggingSpec       *LoggingSpec         `json:"loggingSpec,omitempty"`
+	Env               map[string]string    `json:"env,omitempty"`
+	Args              []string             `json:"args,omitempty"`
+	Devices           []DeviceSpec         `json:"devices,omitempty"`
+	PreShutdown       *PreShutdownSpec     `json:"preShutdown,omitempty"`
+	UserSpec          *UserSpec            `json:"userSpec,omitempty"`
+	InstanceAuthToken string               `json:"instanceAuthToken,omitempty"`
 }
 
 // InstanceInfo is an instance as the API shows it (Drove's InstanceInfo).
@@ -139,6 +153,9 @@ type InstanceRecord struct {
 	Info          InstanceInfo `json:"info"`
 	Spec          InstanceSpec `json:"spec"`
 	StopRequested bool         `json:"stopRequested,omitempty"`
+	// FailReason is why the controller stopped this instance as a failed
+	// job (timed out, unhealthy); reports never overwrite it.
+	FailReason string `json:"failReason,omitempty"`
 	ReportBoot    int64        `json:"reportBoot,omitempty"`
 	ReportSeq     uint64       `json:"reportSeq,omitempty"`
 }
