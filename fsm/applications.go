@@ -22,6 +22,7 @@ func (f *FSM) applyAppCreate(buf []byte) any {
 	}
 	app := req.App
 	app.Created, app.Updated = req.Timestamp, req.Timestamp
+	app.Version = 1
 	f.st.apps[id] = &app
 	f.appendAppEventLocked(&app, req.Timestamp)
 	f.notifyLocked()
@@ -40,12 +41,13 @@ func (f *FSM) applyAppOperationStart(buf []byte) any {
 	if active := old.ActiveOperation(); active != nil && !(req.Supersede && supersedable(active.Type)) {
 		return fmt.Errorf("%w: operation %s (%s) is still running on app %s", ErrConflict, active.ID, active.Type, req.AppID)
 	}
-	if req.ExpectUpdated != 0 && old.Updated != req.ExpectUpdated {
+	if req.ExpectVersion != 0 && old.Version != req.ExpectVersion {
 		return fmt.Errorf("%w: app %s changed while the operation was being prepared; retry", ErrConflict, req.AppID)
 	}
 	app := *old
 	op := req.Op
 	app.Operation, app.Instances, app.Updated = &op, req.Desired, req.Timestamp
+	app.Version++
 	f.st.apps[req.AppID] = &app
 	f.setAppStateLocked(&app, req.State, req.Timestamp)
 	f.notifyLocked()
@@ -78,6 +80,7 @@ func (f *FSM) applyAppOperationStep(buf []byte) any {
 	op := *old.Operation
 	op.Steps++
 	app.Operation, app.Updated = &op, req.Timestamp
+	app.Version++
 	f.st.apps[req.AppID] = &app
 	if req.State != "" {
 		f.setAppStateLocked(&app, req.State, req.Timestamp)
@@ -119,6 +122,7 @@ func (f *FSM) applyAppOperationFinish(buf []byte) any {
 		app.Instances = *req.Desired
 	}
 	app.Operation, app.Updated = &op, req.Timestamp
+	app.Version++
 	f.st.apps[req.AppID] = &app
 	f.setAppStateLocked(&app, idleState(app.Instances), req.Timestamp)
 	f.notifyLocked()
@@ -150,6 +154,7 @@ func (f *FSM) applyAppOperationCancel(buf []byte) any {
 	op := *active
 	op.CancelRequested = true
 	app.Operation, app.Updated = &op, req.Timestamp
+	app.Version++
 	f.st.apps[req.AppID] = &app
 	f.notifyLocked()
 	return nil

@@ -198,10 +198,10 @@ type AppOperationStartRequest struct {
 	Desired   int                    `json:"desired"`
 	State     model.ApplicationState `json:"state"`
 	Supersede bool                   `json:"supersede,omitempty"`
-	// ExpectUpdated is the app's Updated time the proposer planned against;
-	// the FSM refuses the operation if the app changed since (non-zero only).
-	ExpectUpdated int64 `json:"expectUpdated,omitempty"`
-	Timestamp     int64 `json:"timestamp"`
+	// ExpectVersion is the app Version the proposer planned against; the
+	// FSM refuses the operation if the app changed since (when non-zero).
+	ExpectVersion uint64 `json:"expectVersion,omitempty"`
+	Timestamp     int64  `json:"timestamp"`
 }
 
 // AppOperationStepRequest is the payload of AppOperationStepType. It applies

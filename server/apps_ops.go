@@ -138,9 +138,9 @@ func (a *api) planOperation(app model.ApplicationInfo, t model.OperationType, b 
 		return fsm.AppOperationStartRequest{}, invalid(errs...)
 	}
 	v := classify(a.fsm.Instances(func(r *model.InstanceRecord) bool { return r.Info.AppID == app.AppID }))
-	// ExpectUpdated: counts below are relative to what was read; the FSM
+	// ExpectVersion: counts below are relative to what was read; the FSM
 	// refuses the operation if the app changed meanwhile.
-	req := fsm.AppOperationStartRequest{AppID: app.AppID, Desired: app.Instances, ExpectUpdated: app.Updated, Timestamp: now.UnixMilli()}
+	req := fsm.AppOperationStartRequest{AppID: app.AppID, Desired: app.Instances, ExpectVersion: app.Version, Timestamp: now.UnixMilli()}
 	op := a.c.newOperation(app.AppID, model.OpScale, t, s, now)
 	switch t {
 	case model.OpStartInstances, model.OpScale, model.OpSuspend, model.OpRecover:

@@ -128,20 +128,29 @@ func planReplace(op *model.OperationRecord, v appInstances, now time.Time) stepP
 			status[i] = pairNeedsPlace
 		}
 		switch status[i] {
-		case pairInProgress, pairStopOld, pairPlaceOwed:
+		case pairInProgress, pairStopOld:
 			busy++
-		case pairNeedsStop, pairNeedsPlace:
+		case pairPlaceOwed, pairNeedsStop, pairNeedsPlace:
 			pending++
 		}
 	}
+	// Owed replacements first (even when cancelling: their old instance is
+	// gone), then new pairs unless cancelling, all within parallelism.
 	started := 0
 	for i, old := range op.InstanceIDs {
-		switch st := status[i]; {
-		case st == pairStopOld:
+		switch status[i] {
+		case pairStopOld:
 			plan.stop = append(plan.stop, old)
-		case st == pairPlaceOwed:
-			plan.replaces = append(plan.replaces, old)
-		case (st == pairNeedsStop || st == pairNeedsPlace) && !op.CancelRequested && busy+started < op.Parallelism:
+		case pairPlaceOwed:
+			if busy+started < op.Parallelism {
+				started++
+				plan.replaces = append(plan.replaces, old)
+			}
+		}
+	}
+	for i, old := range op.InstanceIDs {
+		st := status[i]
+		if (st == pairNeedsStop || st == pairNeedsPlace) && !op.CancelRequested && busy+started < op.Parallelism {
 			started++
 			if st == pairNeedsStop {
 				plan.stop = append(plan.stop, old)
@@ -150,13 +159,19 @@ func planReplace(op *model.OperationRecord, v appInstances, now time.Time) stepP
 			}
 		}
 	}
+	owed := 0
+	for _, st := range status {
+		if st == pairPlaceOwed {
+			owed++
+		}
+	}
 	if _, failed := v.jobCounts(op.ID); tooManyFailures(op, failed) {
 		plan.replaces = nil
 		plan.finish = finished(model.OpFailed, fmt.Sprintf("%d replacement starts failed", failed), nil)
 		return plan
 	}
 	switch {
-	case op.CancelRequested && busy == 0 && len(plan.fail) == 0:
+	case op.CancelRequested && busy == 0 && owed == 0 && len(plan.fail) == 0:
 		plan.finish = finished(model.OpCancelled, fmt.Sprintf("cancelled with %d instances not replaced", pending), nil)
 	case busy == 0 && pending == 0 && len(plan.fail) == 0:
 		plan.finish = finished(model.OpCompleted, "", nil)

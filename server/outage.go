@@ -56,7 +56,7 @@ func (m *outageMonitor) check() {
 		op := m.c.newOperation(app.AppID, model.OpRecover, model.OpRecover, defaultOpSpec(m.c.cfg), now)
 		op.RequiredInstances, op.JobsTotal = app.Instances, abs(app.Instances-len(v.live))
 		cmd, _ := fsm.Encode(fsm.AppOperationStartType, fsm.AppOperationStartRequest{AppID: app.AppID, Op: op,
-			Desired: app.Instances, State: model.AppOutageDetected, ExpectUpdated: app.Updated, Timestamp: now.UnixMilli()})
+			Desired: app.Instances, State: model.AppOutageDetected, ExpectVersion: app.Version, Timestamp: now.UnixMilli()})
 		if _, err := m.c.node.Apply(cmd); err != nil {
 			m.c.logger.Warn("submitting RECOVER failed", "app", app.AppID, "error", err)
 		}

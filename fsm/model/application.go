@@ -107,6 +107,9 @@ type ApplicationInfo struct {
 	Created   int64             `json:"created"`
 	Updated   int64             `json:"updated"`
 	Metadata  map[string]string `json:"metadata,omitempty"`
+	// Version grows with every change, so a proposer can ask the FSM to
+	// apply a command only if the app is still as it read it.
+	Version uint64 `json:"version"`
 }
 
 // ActiveOperation returns the running operation, or nil.
