@@ -99,7 +99,8 @@ func TestAgent_StartMessageRunsInstanceToHealthyWithOrderedReports(t *testing.T)
 	require.Equal(t, int64(128), spec.MemoryMB)
 	require.Equal(t, []string{"--serve"}, spec.Args)
 	require.Equal(t, map[string]string{"GREETING": "hello", "DROVE_APP_ID": "app1", "DROVE_INSTANCE_ID": "i-1",
-		"DROVE_APP_NAME": "app", "HOST": "127.0.0.1", "PORT_8080": strconv.Itoa(hostPort)}, spec.Env)
+		"DROVE_APP_NAME": "app", "HOST": "127.0.0.1", "PORT_8080": strconv.Itoa(hostPort),
+		"DROVE_EXECUTOR_HOST": "127.0.0.1", "DROVE_CONTAINER_ID": "docker.io/test/app:1"}, spec.Env)
 	require.Equal(t, map[string]string{agent.LabelInstanceID: "i-1", agent.LabelAppID: "app1",
 		agent.LabelExecutorID: a.ID()}, spec.Labels)
 	require.Equal(t, []agent.PortBinding{{ContainerPort: 8080, HostPort: hostPort, Protocol: "tcp"}}, spec.Ports)

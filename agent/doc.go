@@ -30,12 +30,19 @@
 // # Instance lifecycle
 //
 // PENDING → PROVISIONING (host ports allocated) → STARTING → (create,
-// start) → UNREADY → READY → HEALTHY. No free host port, like a failed
+// start) → UNREADY → readiness check → READY → one health check → HEALTHY
+// (without checks straight through). No free host port, like a failed
 // create for want of the image, is PROVISIONING_FAILED; other failed
 // creates and failed starts are START_FAILED; all continue DEPROVISIONING →
-// STOPPED with the error message. A stop runs STOPPING → DEPROVISIONING → STOPPED (the
-// container is stopped, then removed). A container that dies on its own
-// makes the instance LOST ("container exited with code N") and is removed.
+// STOPPED with the error message. A failed readiness check is
+// READINESS_CHECK_FAILED and a failed first health check STOPPING; both then
+// stop the container like a stop. An instance with a health check has a
+// monitor that reports UNHEALTHY after `attempts` failures in a row and
+// HEALTHY again on a pass; the agent does not stop UNHEALTHY instances (the
+// controller replaces them). A stop runs STOPPING → pre-shutdown hooks and
+// waitBeforeKill (started containers only) → stop → DEPROVISIONING → remove →
+// STOPPED. A container that dies on its own makes the instance LOST
+// ("container exited with code N") and is removed.
 // STOPPED and LOST instances are kept for TerminalRetention, then forgotten.
 // Every change increments the instance's Seq; reports carry Seq and the
 // agent's Boot so that the leader can ignore stale ones.

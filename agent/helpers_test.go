@@ -170,7 +170,8 @@ func localState(a *agent.Agent, id string) model.InstanceState {
 var lifecycleRank = map[model.InstanceState]int{
 	model.InstancePending: 0, model.InstanceProvisioning: 1, model.InstanceStarting: 2,
 	model.InstanceProvisioningFailed: 3, model.InstanceStartFailed: 3,
-	model.InstanceUnready: 4, model.InstanceReady: 5, model.InstanceHealthy: 6,
+	model.InstanceUnready: 4, model.InstanceReady: 5, model.InstanceReadinessCheckFailed: 5,
+	model.InstanceHealthy: 6, model.InstanceUnhealthy: 6,
 	model.InstanceStopping: 7, model.InstanceDeprovisioning: 8, model.InstanceStopped: 9, model.InstanceLost: 9,
 }
 

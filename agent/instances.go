@@ -19,20 +19,22 @@ var errClosed = errors.New("agent is shutting down")
 // instance is the agent's record of one instance. All fields are guarded by
 // instanceManager.mu.
 type instance struct {
-	spec        model.InstanceSpec
-	state       model.InstanceState
-	containerID string
-	errMsg      string
-	created     int64 // epoch ms
-	updated     int64 // epoch ms
-	seq         uint64
-	busy        bool // a goroutine is driving a transition
-	stopReq     bool // a stop was asked for
-	exited      bool // the container died while a transition was in flight
-	exitMsg     string
-	cancelStart context.CancelFunc // aborts runtime calls of a start in flight
-	ports       *portLease         // host ports, in spec.Ports order; nil until allocated
-	endedAt     time.Time          // when it became STOPPED or LOST
+	spec          model.InstanceSpec
+	state         model.InstanceState
+	containerID   string
+	errMsg        string
+	created       int64 // epoch ms
+	updated       int64 // epoch ms
+	seq           uint64
+	busy          bool // a goroutine is driving a transition
+	stopReq       bool // a stop was asked for
+	exited        bool // the container died while a transition was in flight
+	exitMsg       string
+	cancelStart   context.CancelFunc // aborts runtime calls (and checks) of a start in flight
+	started       bool               // the container was started: pre-shutdown hooks apply
+	cancelMonitor context.CancelFunc // ends the health monitor; set while HEALTHY or UNHEALTHY
+	ports         *portLease         // host ports, in spec.Ports order; nil until allocated
+	endedAt       time.Time          // when it became STOPPED or LOST
 }
 
 // instanceView is a snapshot of an instance for the reconciler.
@@ -46,9 +48,11 @@ type instanceView struct {
 }
 
 // instanceManager runs instances through the runtime. A goroutine exists
-// only while an instance transitions (start or stop); container deaths
-// arrive through runtime events. Every state change bumps the instance's
-// Seq and is handed to notify.
+// while an instance transitions (start, with its readiness check and first
+// health check, or stop, with its pre-shutdown hooks) and, for an instance
+// with a health check, while it runs (the health monitor); container
+// deaths arrive through runtime events. Every state change bumps the
+// instance's Seq and is handed to notify.
 type instanceManager struct {
 	rt         Runtime
 	ports      *portAllocator
@@ -88,9 +92,14 @@ func (m *instanceManager) close() {
 	m.wg.Wait()
 }
 
-// setLocked records a state change. mu must be held.
+// setLocked records a state change; leaving HEALTHY / UNHEALTHY ends the
+// health monitor. mu must be held.
 func (m *instanceManager) setLocked(in *instance, st model.InstanceState, msg string) {
 	now := m.now()
+	if in.cancelMonitor != nil && st != model.InstanceHealthy && st != model.InstanceUnhealthy {
+		in.cancelMonitor()
+		in.cancelMonitor = nil
+	}
 	in.state = st
 	if msg != "" {
 		in.errMsg = msg

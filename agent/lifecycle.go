@@ -97,6 +97,11 @@ func (m *instanceManager) release(in *instance) bool {
 func (m *instanceManager) advance(in *instance, st model.InstanceState) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.advanceLocked(in, st)
+}
+
+// advanceLocked is advance with mu held.
+func (m *instanceManager) advanceLocked(in *instance, st model.InstanceState) bool {
 	switch {
 	case in.state.IsTerminal() || in.stopReq || m.ctx.Err() != nil:
 		return false
@@ -145,12 +150,13 @@ func (m *instanceManager) startContainer(in *instance) {
 		m.fail(in, model.InstanceStartFailed, "start container: "+err.Error())
 		return
 	}
-	// No readiness or health checks yet: a started container is healthy.
-	for _, st := range []model.InstanceState{model.InstanceUnready, model.InstanceReady, model.InstanceHealthy} {
-		if !m.advance(in, st) {
-			return
-		}
+	m.mu.Lock()
+	in.started = true
+	m.mu.Unlock()
+	if !m.advance(in, model.InstanceUnready) {
+		return
 	}
+	m.checkStarted(ctx, in, cid)
 }
 
 // allocatePorts reserves a host port for each of the instance's ports. When
@@ -196,7 +202,8 @@ func (m *instanceManager) fail(in *instance, st model.InstanceState, msg string)
 	m.finishStop(in, cid, "")
 }
 
-// stopContainer runs STOPPING → stop → DEPROVISIONING → remove → STOPPED.
+// stopContainer runs STOPPING → shutdown (pre-shutdown hooks, stop) →
+// DEPROVISIONING → remove → STOPPED.
 func (m *instanceManager) stopContainer(in *instance) {
 	m.mu.Lock()
 	if in.state.IsTerminal() {
@@ -204,10 +211,22 @@ func (m *instanceManager) stopContainer(in *instance) {
 		return
 	}
 	m.setLocked(in, model.InstanceStopping, "")
-	cid := in.containerID
+	m.mu.Unlock()
+	m.shutdown(in)
+}
+
+// shutdown runs the pre-shutdown hooks (if the container was started),
+// stops the container, then DEPROVISIONING → remove → STOPPED. Failed
+// hooks are logged; the container is stopped anyway.
+func (m *instanceManager) shutdown(in *instance) {
+	m.mu.Lock()
+	cid, started := in.containerID, in.started
 	m.mu.Unlock()
 	var msg string
 	if cid != "" {
+		if started {
+			m.preShutdown(in, cid)
+		}
 		if err := m.rt.Stop(m.ctx, cid, m.stopGrace); err != nil && !errors.Is(err, ErrNotFound) {
 			m.logger.Warn("stop container failed; removing it anyway", "instance", in.spec.InstanceID, "container", cid, "error", err)
 			msg = "stop container: " + err.Error()
@@ -250,6 +269,9 @@ func (m *instanceManager) finishStop(in *instance, cid, msg string) {
 // container is gone. mu must be held.
 func (m *instanceManager) loseLocked(in *instance, msg string, remove bool) {
 	m.logger.Warn("instance lost", "instance", in.spec.InstanceID, "reason", msg)
+	if in.cancelStart != nil {
+		in.cancelStart() // end readiness or health checks in flight
+	}
 	cid := in.containerID
 	m.setLocked(in, model.InstanceLost, msg)
 	if !remove || cid == "" || m.closed {
@@ -331,7 +353,8 @@ func (m *instanceManager) checkContainers(ctx context.Context) {
 	defer m.mu.Unlock()
 	for id, v := range before {
 		in, ok := m.instances[id]
-		if !ok || in.seq != v.seq || in.busy || in.stopReq || in.containerID == "" || !in.state.IsRunning() {
+		if !ok || in.seq != v.seq || in.busy || in.stopReq || in.containerID == "" ||
+			!(in.state.IsRunning() || in.state == model.InstanceUnhealthy) {
 			continue
 		}
 		c, found := live[in.containerID]
@@ -347,12 +370,16 @@ func (m *instanceManager) checkContainers(ctx context.Context) {
 // containerSpec translates an instance spec into what the runtime needs;
 // hostPorts are the allocated host ports in spec.Ports order.
 func (m *instanceManager) containerSpec(spec model.InstanceSpec, hostPorts []int) ContainerSpec {
-	env := make(map[string]string, len(spec.Env)+4+len(spec.Ports))
+	env := make(map[string]string, len(spec.Env)+7+len(spec.Ports))
 	for k, v := range spec.Env {
 		env[k] = v
 	}
 	env["DROVE_APP_ID"], env["DROVE_INSTANCE_ID"] = spec.AppID, spec.InstanceID
-	env["DROVE_APP_NAME"], env["HOST"] = spec.AppName, m.hostname
+	env["DROVE_APP_NAME"], env["HOST"], env["DROVE_EXECUTOR_HOST"] = spec.AppName, m.hostname, m.hostname
+	env["DROVE_CONTAINER_ID"] = spec.Executable.URL // sic: Drove sets the image here
+	if spec.InstanceAuthToken != "" {
+		env["DROVE_APP_INSTANCE_AUTH_TOKEN"] = spec.InstanceAuthToken
+	}
 	cs := ContainerSpec{
 		Name: spec.AppID + "-" + spec.InstanceID, Image: spec.Executable.URL, Env: env,
 		PullTimeout: parsePullTimeout(spec.Executable.DockerPullTimeout),

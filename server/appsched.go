@@ -39,11 +39,18 @@ func placementRequest(spec model.ApplicationSpec) scheduler.Request {
 	return req
 }
 
-// instanceSpec is the executor's view of one instance of app on placement p.
+// instanceSpec is the executor's view of one instance of app on placement
+// p (Drove's ApplicationInstanceSpec). Everything the executor needs to
+// run, check and stop the container is copied from the app spec. Configs
+// are passed as they are: CONTROLLER_HTTP_FETCH configs reach the executor
+// unresolved, as the controller does not fetch them. No instance auth
+// token is issued.
 func instanceSpec(app model.ApplicationInfo, id string, p scheduler.Placement) model.InstanceSpec {
 	s := app.Spec
 	return model.InstanceSpec{
 		AppID: app.AppID, AppName: s.Name, InstanceID: id, Executable: s.Executable,
-		Resources: p.Resources(), Ports: s.ExposedPorts, Env: s.Env, Args: s.Args,
+		Resources: p.Resources(), Ports: s.ExposedPorts, Volumes: s.Volumes, Configs: s.Configs,
+		Healthcheck: s.Healthcheck, Readiness: s.Readiness, LoggingSpec: s.Logging,
+		Env: s.Env, Args: s.Args, Devices: s.Devices, PreShutdown: s.PreShutdown, UserSpec: s.UserSpec,
 	}
 }

@@ -156,8 +156,8 @@ type InstanceRecord struct {
 	// FailReason is why the controller stopped this instance as a failed
 	// job (timed out, unhealthy); reports never overwrite it.
 	FailReason string `json:"failReason,omitempty"`
-	ReportBoot    int64        `json:"reportBoot,omitempty"`
-	ReportSeq     uint64       `json:"reportSeq,omitempty"`
+	ReportBoot int64  `json:"reportBoot,omitempty"`
+	ReportSeq  uint64 `json:"reportSeq,omitempty"`
 }
 
 // Newer reports whether a report with boot and seq is newer than the last one applied.
