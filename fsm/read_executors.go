@@ -62,19 +62,25 @@ func (f *FSM) Instance(id string) (model.InstanceRecord, bool) {
 // (all when keep is nil), sorted by creation then id.
 func (f *FSM) Instances(keep func(*model.InstanceRecord) bool) []model.InstanceRecord {
 	f.mu.RLock()
-	defer f.mu.RUnlock()
-	var out []model.InstanceRecord
+	var ptrs []*model.InstanceRecord
 	for _, r := range f.st.instances {
 		if keep == nil || keep(r) {
-			out = append(out, *r)
+			ptrs = append(ptrs, r)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Info.Created != out[j].Info.Created {
-			return out[i].Info.Created < out[j].Info.Created
+	f.mu.RUnlock()
+	// Records are never modified in place, so the pointers can be sorted and
+	// copied outside the lock; sorting pointers, not records, is much cheaper.
+	sort.Slice(ptrs, func(i, j int) bool {
+		if ptrs[i].Info.Created != ptrs[j].Info.Created {
+			return ptrs[i].Info.Created < ptrs[j].Info.Created
 		}
-		return out[i].Info.InstanceID < out[j].Info.InstanceID
+		return ptrs[i].Info.InstanceID < ptrs[j].Info.InstanceID
 	})
+	out := make([]model.InstanceRecord, len(ptrs))
+	for i, r := range ptrs {
+		out[i] = *r
+	}
 	return out
 }
 

@@ -66,6 +66,13 @@ func (d *dispatcher) run(ctx context.Context) {
 		d.scan(ctx, sem)
 		select {
 		case <-changed:
+			// Coalesce bursts of changes (every report is one): at most one
+			// pass per passInterval.
+			select {
+			case <-time.After(passInterval):
+			case <-ctx.Done():
+				return
+			}
 		case <-tick.C:
 		case <-ctx.Done():
 			return

@@ -42,12 +42,23 @@ func (e *opEngine) run(ctx context.Context) {
 		}
 		select {
 		case <-changed:
+			// Coalesce bursts of changes (every report is one): at most one
+			// pass per passInterval.
+			select {
+			case <-time.After(passInterval):
+			case <-ctx.Done():
+				return
+			}
 		case <-tick.C:
 		case <-ctx.Done():
 			return
 		}
 	}
 }
+
+// passInterval bounds how often the engine and the dispatcher rescan after
+// state changes.
+const passInterval = 25 * time.Millisecond
 
 // stepPlan is what one step of an operation wants committed.
 type stepPlan struct {
