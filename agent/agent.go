@@ -97,6 +97,7 @@ func (a *Agent) start() error {
 	a.reg = newRegistrar(a.client, a.registration(port), a.cfg.RegisterInterval, a.logger.Named("register"))
 	a.rep = newReporter(a.client, a.reg, a.cfg.ExecutorID, a.cfg.ReportBatch, a.cfg.ReportInterval, a.logger.Named("report"))
 	a.mgr = newInstanceManager(a.ctx, a.rt, a.cfg, a.boot, a.rep.enqueue)
+	a.mgr.logs = newLogStore(a.cfg, a.logger.Named("logs"))
 	a.rep.mgr = a.mgr
 	a.rec = newReconciler(a.client, a.mgr, a.reg, a.rep, a.cfg)
 	events, err := a.rt.Events(a.ctx)
@@ -120,6 +121,7 @@ func (a *Agent) start() error {
 	a.wg.Go(func() { a.reg.run(a.ctx) })
 	a.wg.Go(func() { a.rep.run(a.ctx) })
 	a.wg.Go(func() { a.rec.run(a.ctx) })
+	a.wg.Go(func() { a.mgr.logs.sweepLoop(a.ctx) })
 	a.logger.Info("executor started", "http", apiAddr, "gossip", a.pool.LocalAddr(),
 		"runtime", a.rt.Name(), "cores", a.cfg.Layout.TotalCores(), "memory_mb", a.cfg.Layout.TotalMemory())
 	return nil

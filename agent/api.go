@@ -18,7 +18,7 @@ import (
 const maxMessageBytes = 4 << 20
 
 // api serves the agent's HTTP endpoints: messages from the leader, the
-// instance list and a health check.
+// instance list, the instances' log files (logfiles.go) and a health check.
 type api struct {
 	executorID string
 	secret     string
@@ -30,6 +30,9 @@ func (a *api) handler() http.Handler {
 	m := http.NewServeMux()
 	m.HandleFunc("POST /apis/v1/messages", a.authed(a.message))
 	m.HandleFunc("GET /apis/v1/instances", a.authed(a.instances))
+	m.HandleFunc("GET /apis/v1/logs/filestream/{appId}/{instanceId}/list", a.authed(a.logList))
+	m.HandleFunc("GET /apis/v1/logs/filestream/{appId}/{instanceId}/read/{fileName}", a.authed(a.logRead))
+	m.HandleFunc("GET /apis/v1/logs/filestream/{appId}/{instanceId}/download/{fileName}", a.authed(a.logDownload))
 	m.HandleFunc("GET /healthz", a.healthz)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"status": "FAILED", "message": "no such endpoint: " + r.Method + " " + r.URL.Path})

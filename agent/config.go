@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/drove-go/drove/agent/logs"
 	"github.com/drove-go/drove/cluster/gossip"
 	"github.com/drove-go/drove/fsm/model"
 	"github.com/hashicorp/go-hclog"
@@ -72,6 +74,21 @@ type Config struct {
 	// outgoing connections of any process take local ports from there, so
 	// a port found free could be taken before the container binds it.
 	PortRange PortRange
+	// AllowedMountDirs, when non-empty, lists the host directories that
+	// instance volumes may mount: a volume's host path must be one of them
+	// or below one of them (compared as cleaned paths). Empty allows any
+	// absolute host path, as in Drove.
+	AllowedMountDirs []string
+	// EnableRawDeviceAccess lets instances have host devices (DIRECT and
+	// DETAILED device specs); without it an instance with devices fails to
+	// start.
+	EnableRawDeviceAccess bool
+	// MaxOpenFiles is every container's nofile ulimit (soft and hard); 0
+	// keeps the runtime's default. Drove sets 470000; drove does not by
+	// default because the container runtime must be allowed to raise the
+	// limit that far (a daemon in a container or a rootless one often is
+	// not, and every start would fail).
+	MaxOpenFiles int64
 	// Version is the drove version, sent on registration and in gossip.
 	Version string
 	// Gossip holds the gossip timing knobs; ids, addresses, secret and meta
@@ -79,6 +96,20 @@ type Config struct {
 	Gossip gossip.Config
 	// Logger receives the agent's logs; nil discards them.
 	Logger hclog.Logger
+
+	// Instance output logs (package agent/logs), served by the log-file
+	// APIs. LogDir is their root: <LogDir>/<appId>/<instanceId>/output.log;
+	// "" disables them.
+	LogDir string
+	// LogMaxSize is the size in bytes at which output.log is rotated
+	// (<= 0: logs.DefaultMaxSize, 10 MiB).
+	LogMaxSize int64
+	// LogMaxFiles is how many rotated files (output.log.1 …) are kept
+	// besides output.log (< 0: none).
+	LogMaxFiles int
+	// LogRetention is how long an instance's logs are kept after their last
+	// write, once its output is no longer followed (<= 0: forever).
+	LogRetention time.Duration
 }
 
 // DefaultConfig returns production defaults (Drove's executor port 3000).
@@ -96,8 +127,16 @@ func DefaultConfig() Config {
 		TerminalRetention: 10 * time.Minute,
 		PortRange:         DefaultPortRange,
 		Gossip:            gossip.DefaultConfig(),
+
+		LogMaxSize:   logs.DefaultMaxSize,
+		LogMaxFiles:  logs.DefaultMaxFiles,
+		LogRetention: 7 * 24 * time.Hour,
 	}
 }
+
+// DroveMaxOpenFiles is Drove's default container nofile limit, a value for
+// Config.MaxOpenFiles (--max-open-files) where the runtime allows it.
+const DroveMaxOpenFiles = 470000
 
 // Validate checks c. Hostname and ExecutorID may be empty (New derives them).
 func (c Config) Validate() error {
@@ -129,6 +168,14 @@ func (c Config) Validate() error {
 	}
 	if err := c.PortRange.validate(); err != nil {
 		add("--port-range %s: %v", c.PortRange, err)
+	}
+	for _, d := range c.AllowedMountDirs {
+		if !path.IsAbs(d) {
+			add("--allowed-mount-dirs entry %q must be an absolute path", d)
+		}
+	}
+	if c.MaxOpenFiles < 0 {
+		add("--max-open-files must be >= 0, got %d", c.MaxOpenFiles)
 	}
 	if c.Layout.TotalCores() <= 0 {
 		add("resource layout offers no cores (--cores %d)", c.Layout.TotalCores())

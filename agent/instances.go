@@ -62,6 +62,8 @@ type instanceManager struct {
 	stopGrace  time.Duration
 	retention  time.Duration
 	logger     hclog.Logger
+	specOpts   specOptions                // how instance specs become containers
+	logs       *logStore                  // instances' output logs; set by the Agent
 	notify     func(model.InstanceReport) // called with mu held; must not call back
 	now        func() time.Time
 
@@ -78,7 +80,7 @@ func newInstanceManager(ctx context.Context, rt Runtime, cfg Config, boot int64,
 	return &instanceManager{
 		rt: rt, ports: newPortAllocator(cfg.PortRange), executorID: cfg.ExecutorID, hostname: cfg.Hostname, boot: boot,
 		stopGrace: cfg.StopGrace, retention: cfg.TerminalRetention,
-		logger: cfg.Logger.Named("instances"), notify: notify, now: time.Now, ctx: ctx,
+		logger: cfg.Logger.Named("instances"), specOpts: newSpecOptions(cfg), notify: notify, now: time.Now, ctx: ctx,
 		instances: map[string]*instance{}, byContainer: map[string]*instance{},
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,7 +130,12 @@ func (m *instanceManager) startContainer(in *instance) {
 	if !ok || !m.advance(in, model.InstanceStarting) {
 		return
 	}
-	cid, err := m.rt.Create(ctx, m.containerSpec(in.spec, lease.ports))
+	cs, err := m.containerSpec(ctx, in.spec, lease.ports)
+	if err != nil {
+		m.fail(in, model.InstanceStartFailed, err.Error())
+		return
+	}
+	cid, err := m.rt.Create(ctx, cs)
 	if err != nil {
 		st := model.InstanceStartFailed
 		if errors.Is(err, ErrImage) {
@@ -153,6 +157,7 @@ func (m *instanceManager) startContainer(in *instance) {
 	m.mu.Lock()
 	in.started = true
 	m.mu.Unlock()
+	m.followLogs(in)
 	if !m.advance(in, model.InstanceUnready) {
 		return
 	}
@@ -365,51 +370,6 @@ func (m *instanceManager) checkContainers(ctx context.Context) {
 			m.loseLocked(in, "container exited with code "+strconv.Itoa(c.ExitCode), true)
 		}
 	}
-}
-
-// containerSpec translates an instance spec into what the runtime needs;
-// hostPorts are the allocated host ports in spec.Ports order.
-func (m *instanceManager) containerSpec(spec model.InstanceSpec, hostPorts []int) ContainerSpec {
-	env := make(map[string]string, len(spec.Env)+7+len(spec.Ports))
-	for k, v := range spec.Env {
-		env[k] = v
-	}
-	env["DROVE_APP_ID"], env["DROVE_INSTANCE_ID"] = spec.AppID, spec.InstanceID
-	env["DROVE_APP_NAME"], env["HOST"], env["DROVE_EXECUTOR_HOST"] = spec.AppName, m.hostname, m.hostname
-	env["DROVE_CONTAINER_ID"] = spec.Executable.URL // sic: Drove sets the image here
-	if spec.InstanceAuthToken != "" {
-		env["DROVE_APP_INSTANCE_AUTH_TOKEN"] = spec.InstanceAuthToken
-	}
-	cs := ContainerSpec{
-		Name: spec.AppID + "-" + spec.InstanceID, Image: spec.Executable.URL, Env: env,
-		PullTimeout: parsePullTimeout(spec.Executable.DockerPullTimeout),
-		Args:        slices.Clone(spec.Args),
-		Labels: map[string]string{LabelInstanceID: spec.InstanceID, LabelAppID: spec.AppID,
-			LabelExecutorID: m.executorID},
-	}
-	for _, r := range spec.Resources {
-		switch r.Type {
-		case model.ResourceCPU:
-			for _, cores := range r.Cores {
-				cs.CPUSet = append(cs.CPUSet, cores...)
-			}
-		case model.ResourceMemory:
-			for _, mb := range r.MemoryInMB {
-				cs.MemoryMB += mb
-			}
-		}
-	}
-	slices.Sort(cs.CPUSet)
-	for i, p := range spec.Ports {
-		proto := "tcp"
-		if p.Type == model.PortUDP {
-			proto = "udp"
-		}
-		cs.Ports = append(cs.Ports, PortBinding{ContainerPort: p.Port, HostPort: hostPorts[i], Protocol: proto})
-		// Drove tells the container where each port is reachable from outside.
-		env["PORT_"+strconv.Itoa(p.Port)] = strconv.Itoa(hostPorts[i])
-	}
-	return cs
 }
 
 // parsePullTimeout accepts Go durations ("90s") and Dropwizard ones

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"time"
 )
 
@@ -36,6 +37,74 @@ type ContainerSpec struct {
 	CPUSet      []int // pinned core ids
 	MemoryMB    int64
 	Ports       []PortBinding
+
+	// Binds are host paths mounted into the container, in order.
+	Binds []Bind
+	// Devices are host devices made available in the container (docker
+	// --device).
+	Devices []Device
+	// DeviceRequests ask device drivers for devices (docker --gpus).
+	DeviceRequests []DeviceRequest
+	// LogConfig is the container's log driver; an empty Type leaves the
+	// runtime's default driver.
+	LogConfig LogConfig
+	// User is who the container's process runs as: "user", "user:group",
+	// "uid" or "uid:gid"; "" keeps the image's user.
+	User string
+	// Files are written into the container's filesystem after it is
+	// created and before it first starts. Missing parent directories are
+	// created (owned by root, mode 0755); existing ones are left alone.
+	Files []File
+	// MaxOpenFiles is the nofile ulimit, soft and hard; 0 keeps the
+	// runtime's default.
+	MaxOpenFiles int64
+}
+
+// Bind mounts a host path into the container.
+type Bind struct {
+	HostPath      string // absolute path on the host
+	ContainerPath string // absolute path in the container
+	ReadOnly      bool
+}
+
+// Device makes a host device available in the container.
+type Device struct {
+	PathOnHost      string
+	PathInContainer string
+	// CgroupPermissions is a combination of r (read), w (write) and m
+	// (mknod), e.g. "rwm".
+	CgroupPermissions string
+}
+
+// DeviceRequest asks a device driver (e.g. "nvidia") for devices, like
+// Docker's DeviceRequest.
+type DeviceRequest struct {
+	Driver string
+	// Count is how many devices; -1 means all of them.
+	Count int
+	// DeviceIDs names specific devices, as the driver knows them.
+	DeviceIDs []string
+	// Capabilities is an OR list of AND lists of capabilities (e.g.
+	// [["gpu"]]).
+	Capabilities [][]string
+	// Options are passed to the driver.
+	Options map[string]string
+}
+
+// LogConfig selects a log driver and its options, e.g. Type "json-file"
+// with Options {"max-size": "10m"}.
+type LogConfig struct {
+	Type    string
+	Options map[string]string
+}
+
+// File is a file written into the container before it starts.
+type File struct {
+	// Path is the absolute path in the container.
+	Path string
+	// Mode holds the permission bits; 0 means 0644.
+	Mode os.FileMode
+	Data []byte
 }
 
 // Container is a runtime's view of one container.

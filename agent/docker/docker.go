@@ -20,6 +20,24 @@
 //     limit).
 //   - Config.StopSignal, if set, becomes the container's StopSignal; Stop
 //     then sends it instead of the image's STOPSIGNAL (SIGTERM by default).
+//   - Binds become HostConfig.Binds "host:container" (":ro" when ReadOnly);
+//     both paths must be absolute and free of ':' (so a bind can never turn
+//     into a named volume). As with `docker run -v`, a missing host
+//     directory is created by the daemon.
+//   - Devices become HostConfig.Devices (CgroupPermissions "" means "rwm"),
+//     DeviceRequests HostConfig.DeviceRequests, LogConfig HostConfig.LogConfig
+//     (the daemon validates the driver and its options at create), User the
+//     container's User, MaxOpenFiles a nofile ulimit (soft = hard).
+//   - Files are copied in by Create, after the container is created and
+//     before anything can start it, as one tar archive extracted at "/"
+//     (PUT /containers/{id}/archive, like `docker cp`). Entries are regular
+//     files owned by root (uid and gid 0) with the File's permission bits
+//     (0644 when 0); there are no directory entries, so the daemon creates
+//     missing parent directories (root, 0755) and leaves existing ones (and
+//     their modes) alone. A path that is an existing directory in the image
+//     fails. When the copy fails Create removes the container. Copying in
+//     Create rather than Start keeps Start a plain start: restarting an
+//     exited container does not rewrite the files.
 //
 // Events subscribes to the daemon's container events die, destroy and oom:
 // die becomes an event with Status exited and the exit code, destroy one
@@ -38,12 +56,15 @@
 package docker
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"math"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -215,8 +236,69 @@ func (r *Runtime) Create(ctx context.Context, spec agent.ContainerSpec) (string,
 	for _, w := range res.Warnings {
 		r.log.Warn("docker create warning", "container", spec.Name, "id", res.ID, "warning", w)
 	}
+	if len(spec.Files) > 0 {
+		if err := r.copyFiles(ctx, res.ID, spec.Files); err != nil {
+			// Do not leave a container without its files behind; the removal
+			// must happen even when ctx is what made the copy fail.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+			defer cancel()
+			if rerr := r.Remove(rctx, res.ID); rerr != nil && !errors.Is(rerr, agent.ErrNotFound) {
+				r.log.Warn("remove container after failed file copy", "container", spec.Name, "id", res.ID, "error", rerr)
+			}
+			return "", fmt.Errorf("docker: create %q: copy files: %w", spec.Name, err)
+		}
+	}
 	return res.ID, nil
 }
+
+// removeTimeout bounds the removal of a container whose Create failed late.
+const removeTimeout = 30 * time.Second
+
+// copyFiles writes files into the container (see the package documentation).
+func (r *Runtime) copyFiles(ctx context.Context, id string, files []agent.File) error {
+	archive, err := filesTar(files, time.Now())
+	if err != nil {
+		return err
+	}
+	_, err = r.cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{
+		DestinationPath: "/",
+		Content:         bytes.NewReader(archive),
+	})
+	return err
+}
+
+// filesTar builds the archive of files: regular files relative to "/",
+// owned by root, stamped with now.
+func filesTar(files []agent.File, now time.Time) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		mode := f.Mode.Perm()
+		if mode == 0 {
+			mode = defaultFileMode
+		}
+		hdr := &tar.Header{
+			Typeflag: tar.TypeReg,
+			Name:     strings.TrimPrefix(path.Clean(f.Path), "/"),
+			Mode:     int64(mode),
+			Size:     int64(len(f.Data)),
+			ModTime:  now.Truncate(time.Second),
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, fmt.Errorf("tar %s: %w", f.Path, err)
+		}
+		if _, err := tw.Write(f.Data); err != nil {
+			return nil, fmt.Errorf("tar %s: %w", f.Path, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("tar: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// defaultFileMode is the mode of a File whose Mode is 0.
+const defaultFileMode = 0o644
 
 // containerConfig translates spec into the Engine's create request.
 func (r *Runtime) containerConfig(spec agent.ContainerSpec) (*container.Config, *container.HostConfig, error) {
@@ -274,7 +356,72 @@ func (r *Runtime) containerConfig(spec agent.ContainerSpec) (*container.Config, 
 		hc.Memory = spec.MemoryMB << 20
 		hc.MemorySwap = hc.Memory
 	}
+	if err := hostExtras(spec, cfg, hc); err != nil {
+		return nil, nil, fmt.Errorf("docker: create %q: %w", spec.Name, err)
+	}
 	return cfg, hc, nil
+}
+
+// hostExtras applies binds, devices, the log driver, the user, the nofile
+// ulimit and checks the files' paths.
+func hostExtras(spec agent.ContainerSpec, cfg *container.Config, hc *container.HostConfig) error {
+	for _, b := range spec.Binds {
+		if !path.IsAbs(b.HostPath) || !path.IsAbs(b.ContainerPath) {
+			return fmt.Errorf("bind %q -> %q: paths must be absolute", b.HostPath, b.ContainerPath)
+		}
+		if strings.Contains(b.HostPath, ":") || strings.Contains(b.ContainerPath, ":") {
+			return fmt.Errorf("bind %q -> %q: paths must not contain ':'", b.HostPath, b.ContainerPath)
+		}
+		bind := b.HostPath + ":" + b.ContainerPath
+		if b.ReadOnly {
+			bind += ":ro"
+		}
+		hc.Binds = append(hc.Binds, bind)
+	}
+	for _, d := range spec.Devices {
+		if d.PathOnHost == "" {
+			return errors.New("device without a host path")
+		}
+		perms := d.CgroupPermissions
+		if perms == "" {
+			perms = "rwm"
+		}
+		if strings.Trim(perms, "rwm") != "" {
+			return fmt.Errorf("device %s: cgroup permissions %q are not a combination of r, w and m", d.PathOnHost, perms)
+		}
+		ctr := d.PathInContainer
+		if ctr == "" {
+			ctr = d.PathOnHost
+		}
+		hc.Devices = append(hc.Devices, container.DeviceMapping{PathOnHost: d.PathOnHost, PathInContainer: ctr,
+			CgroupPermissions: perms})
+	}
+	for _, d := range spec.DeviceRequests {
+		caps := make([][]string, len(d.Capabilities))
+		for i, c := range d.Capabilities {
+			caps[i] = slices.Clone(c)
+		}
+		hc.DeviceRequests = append(hc.DeviceRequests, container.DeviceRequest{Driver: d.Driver, Count: d.Count,
+			DeviceIDs: slices.Clone(d.DeviceIDs), Capabilities: caps, Options: maps.Clone(d.Options)})
+	}
+	if spec.LogConfig.Type != "" {
+		hc.LogConfig = container.LogConfig{Type: spec.LogConfig.Type, Config: maps.Clone(spec.LogConfig.Options)}
+	} else if len(spec.LogConfig.Options) > 0 {
+		return errors.New("log options without a log driver")
+	}
+	cfg.User = spec.User
+	switch {
+	case spec.MaxOpenFiles < 0:
+		return fmt.Errorf("invalid max open files %d", spec.MaxOpenFiles)
+	case spec.MaxOpenFiles > 0:
+		hc.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: spec.MaxOpenFiles, Hard: spec.MaxOpenFiles}}
+	}
+	for _, f := range spec.Files {
+		if !path.IsAbs(f.Path) || path.Clean(f.Path) == "/" {
+			return fmt.Errorf("file %q: path must be an absolute file path", f.Path)
+		}
+	}
+	return nil
 }
 
 // ensureImage makes sure image is present, pulling it within timeout (the

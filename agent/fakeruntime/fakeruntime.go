@@ -730,6 +730,33 @@ func cloneSpec(s agent.ContainerSpec) agent.ContainerSpec {
 	s.Args = slices.Clone(s.Args)
 	s.CPUSet = slices.Clone(s.CPUSet)
 	s.Ports = slices.Clone(s.Ports)
+	s.Binds = slices.Clone(s.Binds)
+	s.Devices = slices.Clone(s.Devices)
+	if s.DeviceRequests != nil {
+		reqs := make([]agent.DeviceRequest, len(s.DeviceRequests))
+		for i, r := range s.DeviceRequests {
+			r.DeviceIDs = slices.Clone(r.DeviceIDs)
+			r.Options = maps.Clone(r.Options)
+			if r.Capabilities != nil {
+				caps := make([][]string, len(r.Capabilities))
+				for j, c := range r.Capabilities {
+					caps[j] = slices.Clone(c)
+				}
+				r.Capabilities = caps
+			}
+			reqs[i] = r
+		}
+		s.DeviceRequests = reqs
+	}
+	s.LogConfig.Options = maps.Clone(s.LogConfig.Options)
+	if s.Files != nil {
+		files := make([]agent.File, len(s.Files))
+		for i, f := range s.Files {
+			f.Data = slices.Clone(f.Data)
+			files[i] = f
+		}
+		s.Files = files
+	}
 	return s
 }
 

@@ -928,3 +928,41 @@ func benchCreateStart(b *testing.B, cfg Config, n int) {
 	b.ReportMetric(float64(heapBytes)/float64(b.N*n), "B/container")
 	b.ReportMetric(float64(elapsed)/float64(b.N*n), "ns/container")
 }
+
+func TestRuntime_SpecCopiesMountsDevicesLoggingAndFiles(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t, Config{})
+	full := func() agent.ContainerSpec {
+		s := spec("full", map[string]string{"app": "web"})
+		s.Binds = []agent.Bind{{HostPath: "/srv/data", ContainerPath: "/data", ReadOnly: true}}
+		s.Devices = []agent.Device{{PathOnHost: "/dev/fuse", PathInContainer: "/dev/fuse", CgroupPermissions: "rwm"}}
+		s.DeviceRequests = []agent.DeviceRequest{{Driver: "nvidia", Count: -1, DeviceIDs: []string{"0"},
+			Capabilities: [][]string{{"gpu"}}, Options: map[string]string{"k": "v"}}}
+		s.LogConfig = agent.LogConfig{Type: "json-file", Options: map[string]string{"max-size": "10m"}}
+		s.User = "1000:1000"
+		s.Files = []agent.File{{Path: "/etc/app.conf", Mode: 0o644, Data: []byte("a=1")}}
+		s.MaxOpenFiles = 1024
+		return s
+	}
+	s := full()
+	id, err := r.Create(ctx, s)
+	require.NoError(t, err)
+	// Mutating the caller's spec after Create changes nothing.
+	s.Binds[0].HostPath = "x"
+	s.Devices[0].PathOnHost = "x"
+	s.DeviceRequests[0].DeviceIDs[0] = "x"
+	s.DeviceRequests[0].Capabilities[0][0] = "x"
+	s.DeviceRequests[0].Options["k"] = "x"
+	s.LogConfig.Options["max-size"] = "x"
+	s.Files[0].Data[0] = 'x'
+	got, err := r.Spec(id)
+	require.NoError(t, err)
+	require.Equal(t, full(), got)
+	// Nor does mutating what Spec returned.
+	got.DeviceRequests[0].Capabilities[0][0] = "y"
+	got.Files[0].Data[0] = 'y'
+	got.LogConfig.Options["max-size"] = "y"
+	got, err = r.Spec(id)
+	require.NoError(t, err)
+	require.Equal(t, full(), got)
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/drove-go/drove/agent"
+	"github.com/drove-go/drove/agent/docker"
 	"github.com/drove-go/drove/agent/fakeruntime"
 	"github.com/drove-go/drove/agent/resources"
 	"github.com/drove-go/drove/cmd/drove/flagconf"
@@ -18,6 +20,10 @@ import (
 
 // executorFlags are the raw flag values of `drove executor`.
 type executorFlags struct {
+	logDir                                                    string
+	logMaxSize                                                int64
+	logMaxFiles                                               int
+	logRetention                                              time.Duration
 	config, nodeID, hostname, httpAddr, gossipAddr, advertise string
 	join, controllers, tags, metadata                         []string
 	secret, runtime, logLevel, portRange                      string
@@ -28,10 +34,18 @@ type executorFlags struct {
 	disableNUMA, logJSON                                      bool
 	registerInterval, reportInterval, reconcileInterval       time.Duration
 	unknownGrace                                              time.Duration
+
+	dockerHost            string
+	dockerPullTimeout     time.Duration
+	allowedMountDirs      []string
+	enableRawDeviceAccess bool
+	maxOpenFiles          int64
 }
 
-func newExecutorCommand() *cobra.Command {
-	f := &executorFlags{}
+func newExecutorCommand() *cobra.Command { return executorCommand(&executorFlags{}) }
+
+// executorCommand is `drove executor` with its flags bound to f.
+func executorCommand(f *executorFlags) *cobra.Command {
 	def := agent.DefaultConfig()
 	cmd := &cobra.Command{
 		Use:   "executor",
@@ -63,6 +77,11 @@ shows executors through the controllers' API.`,
 	fs.StringSliceVar(&f.controllers, "controllers", nil, "controller API URLs, e.g. http://c1:4000,http://c2:4000")
 	fs.StringVar(&f.secret, "cluster-secret", "", "shared secret for node-to-node traffic and gossip encryption")
 	fs.StringVar(&f.runtime, "runtime", "docker", "container runtime: docker or fake")
+	fs.StringVar(&f.dockerHost, "docker-host", "", "Docker daemon address, e.g. unix:///var/run/docker.sock or tcp://host:2376 (default: $DOCKER_HOST or the local socket)")
+	fs.DurationVar(&f.dockerPullTimeout, "docker-pull-timeout", docker.DefaultPullTimeout, "image pull timeout for specs that set no dockerPullTimeout")
+	fs.StringSliceVar(&f.allowedMountDirs, "allowed-mount-dirs", nil, "host directories instance volumes may mount (comma list of absolute paths; empty: any)")
+	fs.BoolVar(&f.enableRawDeviceAccess, "enable-raw-device-access", false, "let instances use host devices (device specs); without it such instances fail to start")
+	fs.Int64Var(&f.maxOpenFiles, "max-open-files", def.MaxOpenFiles, "nofile ulimit of every container (0: the runtime's default; Drove uses 470000)")
 	fs.StringVar(&f.portRange, "port-range", def.PortRange.String(),
 		"host ports given to instances, min-max within 1024-65535; keep it out of the kernel's ephemeral range (Linux: 32768-60999) and free of other services")
 	fs.DurationVar(&f.fakeStartDelay, "fake-start-delay", 0, "fake runtime: how long a container takes to start")
@@ -79,6 +98,10 @@ shows executors through the controllers' API.`,
 	fs.DurationVar(&f.reportInterval, "report-interval", def.ReportInterval, "how often to send a full instance report")
 	fs.DurationVar(&f.reconcileInterval, "reconcile-interval", def.ReconcileInterval, "how often to reconcile with the leader's expected instances")
 	fs.DurationVar(&f.unknownGrace, "unknown-grace", def.UnknownGrace, "stop instances the controllers do not know after this long")
+	fs.StringVar(&f.logDir, "log-dir", def.LogDir, "directory for instance output logs, <dir>/<appId>/<instanceId>/output.log, served by the log-file APIs (empty: no instance logs)")
+	fs.Int64Var(&f.logMaxSize, "log-max-size", def.LogMaxSize, "rotate an instance's output.log when it reaches this many bytes")
+	fs.IntVar(&f.logMaxFiles, "log-max-files", def.LogMaxFiles, "rotated instance log files kept besides output.log (output.log.1 …)")
+	fs.DurationVar(&f.logRetention, "log-retention", def.LogRetention, "delete an ended instance's logs this long after their last write (0: never)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.BoolVar(&f.logJSON, "log-json", false, "log in JSON")
 	return cmd
@@ -93,6 +116,13 @@ func (f *executorFlags) agentConfig(logger hclog.Logger) (agent.Config, error) {
 	cfg.RegisterInterval, cfg.ReportInterval = f.registerInterval, f.reportInterval
 	cfg.ReconcileInterval, cfg.UnknownGrace = f.reconcileInterval, f.unknownGrace
 	cfg.Version, cfg.Logger = Version, logger
+	cfg.EnableRawDeviceAccess, cfg.MaxOpenFiles = f.enableRawDeviceAccess, f.maxOpenFiles
+	cfg.AllowedMountDirs = nil
+	for _, d := range f.allowedMountDirs {
+		if d = strings.TrimSpace(d); d != "" {
+			cfg.AllowedMountDirs = append(cfg.AllowedMountDirs, d)
+		}
+	}
 	pr, err := agent.ParsePortRange(f.portRange)
 	if err != nil {
 		return cfg, fmt.Errorf("--port-range %q: %w", f.portRange, err)
@@ -129,11 +159,12 @@ func (f *executorFlags) agentConfig(logger hclog.Logger) (agent.Config, error) {
 		return cfg, fmt.Errorf("discover resources: %w", err)
 	}
 	cfg.Layout = layout
+	cfg.LogDir, cfg.LogMaxSize, cfg.LogMaxFiles, cfg.LogRetention = f.logDir, f.logMaxSize, f.logMaxFiles, f.logRetention
 	return cfg, cfg.Validate()
 }
 
 // newRuntime builds the container runtime named by --runtime.
-func (f *executorFlags) newRuntime() (agent.Runtime, error) {
+func (f *executorFlags) newRuntime(logger hclog.Logger) (agent.Runtime, error) {
 	switch f.runtime {
 	case "fake":
 		rt, err := fakeruntime.New(fakeruntime.Config{StartDelay: f.fakeStartDelay,
@@ -143,7 +174,15 @@ func (f *executorFlags) newRuntime() (agent.Runtime, error) {
 		}
 		return rt, nil
 	case "docker":
-		return nil, fmt.Errorf("runtime docker is not available yet; use --runtime fake")
+		if f.dockerPullTimeout <= 0 {
+			return nil, fmt.Errorf("--docker-pull-timeout must be > 0, got %s", f.dockerPullTimeout)
+		}
+		rt, err := docker.New(docker.Config{Host: f.dockerHost, PullTimeout: f.dockerPullTimeout,
+			Logger: logger.Named("docker")})
+		if err != nil {
+			return nil, fmt.Errorf("--runtime docker: %w", err)
+		}
+		return rt, nil
 	default:
 		return nil, fmt.Errorf("--runtime %q: must be docker or fake", f.runtime)
 	}
@@ -151,13 +190,16 @@ func (f *executorFlags) newRuntime() (agent.Runtime, error) {
 
 func runExecutor(f *executorFlags) error {
 	logger := newLogger(f.logLevel, f.logJSON)
-	rt, err := f.newRuntime()
-	if err != nil {
-		return err
-	}
 	cfg, err := f.agentConfig(logger)
 	if err != nil {
 		return err
+	}
+	rt, err := f.newRuntime(logger)
+	if err != nil {
+		return err
+	}
+	if c, ok := rt.(io.Closer); ok {
+		defer c.Close()
 	}
 	a, err := agent.New(cfg, rt)
 	if err != nil {

@@ -32,6 +32,7 @@ func newRootCommand() *cobra.Command {
 	opts.AddFlags(root.PersistentFlags())
 	root.AddCommand(newControllerCommand())
 	root.AddCommand(newExecutorCommand())
+	root.AddCommand(newDevCommand())
 	addMerged(root, cli.Commands(opts)...)
 	return root
 }

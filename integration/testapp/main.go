@@ -12,6 +12,9 @@
 //   - GET  /ready          503 until $READY_DELAY (a Go duration, default 0)
 //     has elapsed since start, then 200
 //   - GET  /env            the environment as a JSON object
+//   - GET  /file?path=P    the contents of the file at the absolute path P
+//     (404 when it does not exist, 400 for a missing or relative path or a
+//     directory, 500 when it cannot be read)
 //   - POST /hook           records a pre-shutdown hook call: prints "hook called"
 //   - GET  /exit?code=N    answers, then exits with code N (simulates a crash)
 //
@@ -189,6 +192,7 @@ func serve() int {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(env)
 	})
+	mux.HandleFunc("GET /file", serveFile)
 	mux.HandleFunc("POST /hook", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Println("hook called")
 		_, _ = io.WriteString(w, "ok")
@@ -249,4 +253,32 @@ func serve() int {
 	_ = srv.Shutdown(ctx)
 	fmt.Println("testapp stopped")
 	return 0
+}
+
+// serveFile answers GET /file?path=P with the contents of the file P.
+func serveFile(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Query().Get("path")
+	if !filepath.IsAbs(p) {
+		http.Error(w, "path must be an absolute file path", http.StatusBadRequest)
+		return
+	}
+	st, err := os.Stat(p)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	case st.IsDir():
+		http.Error(w, p+" is a directory", http.StatusBadRequest)
+		return
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	_, _ = w.Write(b)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -248,4 +249,30 @@ func TestBadEnv(t *testing.T) {
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee)
 	require.Equal(t, 2, ee.ExitCode())
+}
+
+func TestFile(t *testing.T) {
+	t.Parallel()
+	a := start(t)
+	dir := t.TempDir()
+	name := filepath.Join(dir, "conf.txt")
+	require.NoError(t, os.WriteFile(name, []byte("key=value\n"), 0o644))
+	code, body := a.do(t, "GET", "/file?path="+url.QueryEscape(name))
+	require.Equal(t, 200, code)
+	require.Equal(t, "key=value\n", body)
+
+	code, _ = a.do(t, "GET", "/file?path="+url.QueryEscape(filepath.Join(dir, "missing")))
+	require.Equal(t, 404, code)
+	code, _ = a.do(t, "GET", "/file?path="+url.QueryEscape(dir))
+	require.Equal(t, 400, code, "a directory")
+	code, _ = a.do(t, "GET", "/file?path=relative.txt")
+	require.Equal(t, 400, code)
+	code, _ = a.do(t, "GET", "/file")
+	require.Equal(t, 400, code)
+	if os.Geteuid() != 0 {
+		secret := filepath.Join(dir, "secret")
+		require.NoError(t, os.WriteFile(secret, []byte("x"), 0o000))
+		code, _ = a.do(t, "GET", "/file?path="+url.QueryEscape(secret))
+		require.Equal(t, 500, code, "unreadable")
+	}
 }

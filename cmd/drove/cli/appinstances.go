@@ -40,6 +40,9 @@ func appInstancesCmd(o *Options) *cobra.Command {
 		},
 	}
 	cmd.AddCommand(appInstancesListCmd(o), appInstanceInfoCmd(o), appInstancesReplaceCmd(o), appInstancesKillCmd(o))
+	cmd.AddCommand(appInstancesLogsCmd(o))
+	cmd.AddCommand(appInstancesTailCmd(o))
+	cmd.AddCommand(appInstancesDownloadCmd(o))
 	return cmd
 }
 
