@@ -46,8 +46,8 @@ up: image ## start the three-controller compose cluster and wait for a leader
 down: ## stop the compose cluster and delete its volumes
 	$(COMPOSE) down -v
 
-run: build ## run a single-node dev controller (admin/admin on :4000)
-	$(BIN) controller --dev
+run: build ## run drove dev: one controller + one executor on the local Docker engine (admin/admin on :4000)
+	$(BIN) dev
 
 bench: ## benchmarks that print the figures (failover, forwarding, throughput)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./integration/
