@@ -19,8 +19,11 @@ help: ## list targets
 build: ## static binary in bin/drove (CGO off, version stamped)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/drove
 
-test: depcheck ## every test (unit, multi-node, process-level)
-	$(GO) test $(TEST_FLAGS) ./...
+test: depcheck ## every test (unit, multi-node, process-level, Docker, 200-executor simulation)
+	$(GO) test $(TEST_FLAGS) -skip 'TestSimulation_' ./...
+	@# 200 gossip members in one process are too slow under the race detector on 2 cores:
+	@# the simulation runs once more without it, at full size.
+	$(GO) test -count=1 -timeout 10m -run 'TestSimulation_' ./integration/
 
 lint: tools depcheck ## gofmt + go vet + staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
