@@ -104,6 +104,10 @@ func (a *Agent) start() error {
 	if err != nil {
 		return fmt.Errorf("agent: subscribe to %s runtime events: %w", a.rt.Name(), err)
 	}
+	// Re-adopt the containers of a previous run before taking messages.
+	if err := a.mgr.recover(a.ctx); err != nil {
+		return fmt.Errorf("agent: recover containers from the %s runtime: %w", a.rt.Name(), err)
+	}
 	apiAddr := net.JoinHostPort(a.cfg.Hostname, strconv.Itoa(port))
 	if a.pool, err = a.startGossip(apiAddr); err != nil {
 		return err

@@ -101,8 +101,11 @@ func TestAgent_StartMessageRunsInstanceToHealthyWithOrderedReports(t *testing.T)
 	require.Equal(t, map[string]string{"GREETING": "hello", "DROVE_APP_ID": "app1", "DROVE_INSTANCE_ID": "i-1",
 		"DROVE_APP_NAME": "app", "HOST": "127.0.0.1", "PORT_8080": strconv.Itoa(hostPort),
 		"DROVE_EXECUTOR_HOST": "127.0.0.1", "DROVE_CONTAINER_ID": "docker.io/test/app:1"}, spec.Env)
+	specJSON, err := json.Marshal(testSpec("app1", "i-1"))
+	require.NoError(t, err)
 	require.Equal(t, map[string]string{agent.LabelInstanceID: "i-1", agent.LabelAppID: "app1",
-		agent.LabelExecutorID: a.ID()}, spec.Labels)
+		agent.LabelExecutorID: a.ID(), agent.LabelInstanceSpec: string(specJSON),
+		agent.LabelInstancePorts: `{"main":` + strconv.Itoa(hostPort) + `}`}, spec.Labels)
 	require.Equal(t, []agent.PortBinding{{ContainerPort: 8080, HostPort: hostPort, Protocol: "tcp"}}, spec.Ports)
 
 	// Reports carry the resources in use.

@@ -24,11 +24,12 @@ type HTTPProber interface {
 // and end STOPPED with the reason. A healthy instance with a health check
 // gets a health monitor. ctx is the start's context: a stop, a container
 // death or an agent shutdown cuts the checks short, and the stop (or
-// nothing) follows.
-func (m *instanceManager) checkStarted(ctx context.Context, in *instance, cid string) {
+// nothing) follows. skipInitialDelay (a container re-adopted after an agent
+// restart) runs the checks without their initialDelay.
+func (m *instanceManager) checkStarted(ctx context.Context, in *instance, cid string, skipInitialDelay bool) {
 	spec := in.spec // immutable after start
 	if r := spec.Readiness; r != nil {
-		ok, detail := checks.WaitReady(ctx, m.checker(in, cid, *r), *r, false)
+		ok, detail := checks.WaitReady(ctx, m.checker(in, cid, *r), *r, skipInitialDelay)
 		if !ok {
 			m.checkFailed(in, model.InstanceReadinessCheckFailed, "readiness check failed: "+detail)
 			return
@@ -40,7 +41,7 @@ func (m *instanceManager) checkStarted(ctx context.Context, in *instance, cid st
 	var hc checks.Checker
 	if h := spec.Healthcheck; h != nil {
 		hc = m.checker(in, cid, *h)
-		ok, detail := checks.WaitReady(ctx, hc, *h, false)
+		ok, detail := checks.WaitReady(ctx, hc, *h, skipInitialDelay)
 		if !ok {
 			m.checkFailed(in, model.InstanceStopping, "health check failed: "+detail)
 			return

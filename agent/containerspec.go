@@ -116,10 +116,9 @@ func (m *instanceManager) containerSpec(ctx context.Context, spec model.Instance
 	}
 	cs := ContainerSpec{
 		Name: spec.AppID + "-" + spec.InstanceID, Image: spec.Executable.URL, Env: env,
-		PullTimeout: parsePullTimeout(spec.Executable.DockerPullTimeout),
-		Args:        slices.Clone(spec.Args),
-		Labels: map[string]string{LabelInstanceID: spec.InstanceID, LabelAppID: spec.AppID,
-			LabelExecutorID: m.executorID},
+		PullTimeout:  parsePullTimeout(spec.Executable.DockerPullTimeout),
+		Args:         slices.Clone(spec.Args),
+		Labels:       recoveryLabels(spec, m.executorID, hostPorts),
 		MaxOpenFiles: o.maxOpenFiles,
 	}
 	for _, r := range spec.Resources {

@@ -47,6 +47,33 @@
 // Every change increments the instance's Seq; reports carry Seq and the
 // agent's Boot so that the leader can ignore stale ones.
 //
+// # Recovery after an agent restart
+//
+// Every container is labelled drove.instance.id, drove.app.id,
+// drove.executor.id, drove.instance.spec (the full InstanceSpec as JSON, as
+// Drove does) and drove.instance.ports (the allocated host ports as JSON
+// {"<port name>": hostPort}). At start, after subscribing to runtime events
+// and before serving messages, the agent lists the containers labelled with
+// its executor id (recovery.go; Drove's InstanceRecovery). A running one is
+// re-adopted without a restart: its instance is recreated UNKNOWN →
+// UNREADY (the first report under the new Boot, Seq 1), its host ports are
+// held again exactly as labelled, its output is followed again (a runtime
+// that replays the whole output, as Docker does, repeats earlier lines in
+// the log file), and its readiness check and first health check run
+// without their initialDelay → READY → HEALTHY, then the health monitor.
+// A container that is not running is removed and its instance recorded
+// LOST ("container exited while the executor was down"); the reconciler
+// then sees it as known and does not report it LOST a second time. A
+// container whose spec or ports labels cannot be read is left to the
+// reaper. The agent asks the controllers nothing at recovery: a re-adopted
+// instance they do not expect is stopped after UnknownGrace like any
+// unknown instance.
+//
+// The reaper (Drove's zombie reaper) runs on every reconcile round: a
+// container labelled with this executor's id that no live instance of the
+// agent has is stopped (StopGrace) and removed once it has been seen for
+// UnknownGrace. Containers of other executors are left alone.
+//
 // # Host ports
 //
 // The agent, not the runtime, picks host ports (portalloc.go): each exposed
@@ -56,8 +83,9 @@
 // bound. The container gets PortBinding{ContainerPort, HostPort} and the
 // environment variable PORT_<containerPort>=<hostPort>; reports carry the
 // mapping in LocalInfo.Ports. Ports are released when the instance ends
-// (STOPPED or LOST) and its container is gone. Allocations are not
-// persisted: an agent restart forgets them.
+// (STOPPED or LOST) and its container is gone. Allocations are persisted
+// only in the containers' drove.instance.ports label: an agent restart
+// holds the ports of the containers it re-adopts again.
 //
 // # Contract with the controllers
 //
@@ -75,5 +103,7 @@
 //   - A report answered with Reregister is treated as not applied: the agent
 //     registers and sends the same changes again.
 //   - Shutdown leaves gossip gracefully; containers keep running. Kill
-//     stops without leaving (a crash, as far as the cluster can tell).
+//     stops without leaving (a crash, as far as the cluster can tell). A
+//     new agent with the same executor id re-adopts the containers (see
+//     Recovery); its reports carry a newer Boot, so they win.
 package agent

@@ -16,6 +16,12 @@ const (
 	LabelInstanceID = "drove.instance.id"
 	LabelAppID      = "drove.app.id"
 	LabelExecutorID = "drove.executor.id"
+	// LabelInstanceSpec holds the full model.InstanceSpec as JSON (Drove's
+	// label of that name): what an agent restart re-adopts the container by.
+	LabelInstanceSpec = "drove.instance.spec"
+	// LabelInstancePorts holds the allocated host ports as JSON
+	// {"<port name>": hostPort}, so a restart restores them exactly.
+	LabelInstancePorts = "drove.instance.ports"
 )
 
 // start accepts spec and starts it asynchronously. It is idempotent by
@@ -37,7 +43,7 @@ func (m *instanceManager) start(spec model.InstanceSpec) (created bool, err erro
 	m.instances[spec.InstanceID] = in
 	m.setLocked(in, model.InstancePending, "")
 	m.wg.Add(1)
-	go m.drive(in, false)
+	go m.drive(in, m.startContainer)
 	return true, nil
 }
 
@@ -62,16 +68,16 @@ func (m *instanceManager) stop(id string) (known bool) {
 	}
 	in.busy = true
 	m.wg.Add(1)
-	go m.drive(in, true)
+	go m.drive(in, nil)
 	return true
 }
 
-// drive is the goroutine of one transition: start (unless stopOnly), then
-// stop if a stop was asked for meanwhile.
-func (m *instanceManager) drive(in *instance, stopOnly bool) {
+// drive is the goroutine of one transition: first (a start or a recovery;
+// nil for a plain stop), then stop if a stop was asked for meanwhile.
+func (m *instanceManager) drive(in *instance, first func(*instance)) {
 	defer m.wg.Done()
-	if !stopOnly {
-		m.startContainer(in)
+	if first != nil {
+		first(in)
 	}
 	for m.release(in) {
 		m.stopContainer(in)
@@ -161,7 +167,7 @@ func (m *instanceManager) startContainer(in *instance) {
 	if !m.advance(in, model.InstanceUnready) {
 		return
 	}
-	m.checkStarted(ctx, in, cid)
+	m.checkStarted(ctx, in, cid, false)
 }
 
 // allocatePorts reserves a host port for each of the instance's ports. When
@@ -307,7 +313,7 @@ func (m *instanceManager) containerGone(cid, msg string, removed bool) {
 	switch {
 	case in.state.IsRunning() || in.state == model.InstanceUnhealthy:
 		m.loseLocked(in, msg, !removed)
-	case in.state == model.InstanceStarting || in.state == model.InstanceProvisioning:
+	case in.state == model.InstanceStarting || in.state == model.InstanceProvisioning || in.state == model.InstanceUnknown:
 		in.exited, in.exitMsg = true, msg
 	}
 }

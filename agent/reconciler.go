@@ -14,8 +14,8 @@ const msgNotFoundOnExecutor = "instance not found on executor"
 
 // reconciler periodically compares the agent with the leader's expected
 // instances and heals the differences: lost START and STOP messages,
-// instances lost across an agent restart, and instances the controllers do
-// not know.
+// instances lost across an agent restart, instances the controllers do
+// not know, and (the reaper) labelled containers the agent does not know.
 type reconciler struct {
 	client   *controllerClient
 	mgr      *instanceManager
@@ -27,15 +27,17 @@ type reconciler struct {
 	now      func() time.Time
 
 	unknownSince map[string]time.Time // only touched by the reconciler goroutine
+	reaper       *reaper
 }
 
 func newReconciler(client *controllerClient, mgr *instanceManager, reg *registrar, rep *reporter, cfg Config) *reconciler {
 	return &reconciler{client: client, mgr: mgr, reg: reg, rep: rep, interval: cfg.ReconcileInterval,
 		grace: cfg.UnknownGrace, logger: cfg.Logger.Named("reconcile"), now: time.Now,
-		unknownSince: map[string]time.Time{}}
+		unknownSince: map[string]time.Time{}, reaper: newReaper(mgr, cfg.UnknownGrace)}
 }
 
 func (r *reconciler) run(ctx context.Context) {
+	defer r.reaper.wait()
 	if !r.reg.waitRegistered(ctx) {
 		return
 	}
@@ -48,6 +50,7 @@ func (r *reconciler) run(ctx context.Context) {
 func (r *reconciler) once(ctx context.Context) {
 	r.mgr.sweep()
 	r.mgr.checkContainers(ctx)
+	r.reaper.once(ctx, r.now())
 	exp, err := r.client.expected(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
