@@ -2,22 +2,18 @@ package agent
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/drove-go/drove/fsm/model"
+	"github.com/drove-go/drove/fsm/model/httpcall"
 )
 
 // Log driver options the agent sets on every container besides the
@@ -49,9 +45,6 @@ const MaxConfigFileSize = 16 << 20
 // entry default): readable by any user the container runs as.
 const configFileMode os.FileMode = 0o644
 
-// defaultHTTPOperationTimeout bounds an EXECUTOR_HTTP_FETCH call (after
-// connecting) that sets no operationTimeout (Drove: 1 second).
-const defaultHTTPOperationTimeout = time.Second
 
 // specOptions are the executor settings that shape containers.
 type specOptions struct {
@@ -279,10 +272,10 @@ func configFiles(ctx context.Context, cfgs []model.ConfigSpec) ([]File, error) {
 			if c.HTTP == nil {
 				err = errors.New("no http call given")
 			} else {
-				data, err = fetchConfig(ctx, *c.HTTP)
+				data, err = httpcall.Do(ctx, *c.HTTP, MaxConfigFileSize)
 			}
 		case model.ConfigControllerHTTPFetch:
-			err = errors.New("CONTROLLER_HTTP_FETCH configs are not supported yet")
+			err = errors.New("CONTROLLER_HTTP_FETCH configs must be resolved by the controller before dispatch")
 		default:
 			err = fmt.Errorf("unknown config type %q", c.Type)
 		}
@@ -322,92 +315,3 @@ func readConfigFile(name string) ([]byte, error) {
 	return data, nil
 }
 
-// fetchConfig makes the call h describes from the executor and returns the
-// response body. Connecting (and the TLS handshake) is bounded by the
-// connection timeout (default 1s), the whole call by the connection timeout
-// plus the operation timeout (default 1s, as in Drove). A status not among
-// the success codes (default [200]) or a body over MaxConfigFileSize fails.
-// username and password (both set) give basic authentication; authHeader,
-// if set, replaces that Authorization header; headers are set last.
-// Redirects are followed; the proxy comes from the environment
-// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY).
-func fetchConfig(ctx context.Context, h model.HTTPCallSpec) ([]byte, error) {
-	scheme := "http"
-	if h.EffectiveProtocol() == model.ProtocolHTTPS {
-		scheme = "https"
-	}
-	p := h.EffectivePath()
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p
-	}
-	target := scheme + "://" + net.JoinHostPort(h.Hostname, strconv.Itoa(h.EffectivePort())) + p
-	method := string(h.EffectiveVerb())
-	connTimeout := h.EffectiveConnectionTimeout()
-	opTimeout := h.OperationTimeout.D()
-	if h.OperationTimeout.IsZero() {
-		opTimeout = defaultHTTPOperationTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, connTimeout+opTimeout)
-	defer cancel()
-	var body io.Reader
-	if h.Payload != "" && method != http.MethodGet {
-		body = strings.NewReader(h.Payload)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, body)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, target, err)
-	}
-	if h.Username != "" && h.Password != "" {
-		req.SetBasicAuth(h.Username, h.Password)
-	}
-	if h.AuthHeader != "" {
-		req.Header.Set("Authorization", h.AuthHeader)
-	}
-	for k, v := range h.Headers {
-		if strings.EqualFold(k, "Host") {
-			req.Host = v
-			continue
-		}
-		req.Header.Set(k, v)
-	}
-	transport := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: connTimeout}).DialContext,
-		TLSHandshakeTimeout: connTimeout,
-		TLSClientConfig:     &tls.Config{InsecureSkipVerify: h.Insecure},
-		DisableKeepAlives:   true,
-	}
-	defer transport.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: transport}).Do(req)
-	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%s %s: no complete response within %s", method, target, connTimeout+opTimeout)
-		}
-		return nil, fmt.Errorf("%s %s: %w", method, target, unwrapURLError(err))
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxConfigFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: read body: %w", method, target, err)
-	}
-	codes := h.EffectiveSuccessCodes()
-	if !slices.Contains(codes, resp.StatusCode) {
-		msg := fmt.Sprintf("%s %s: status %d, want one of %v", method, target, resp.StatusCode, codes)
-		if t := strings.TrimSpace(string(data[:min(len(data), 256)])); t != "" {
-			msg += ": " + t
-		}
-		return nil, errors.New(msg)
-	}
-	if len(data) > MaxConfigFileSize {
-		return nil, fmt.Errorf("%s %s: body larger than %d bytes", method, target, MaxConfigFileSize)
-	}
-	return data, nil
-}
-
-// unwrapURLError drops the `Get "url": ` prefix net/http adds.
-func unwrapURLError(err error) error {
-	if ue, ok := errors.AsType[*url.Error](err); ok {
-		return ue.Err
-	}
-	return err
-}

@@ -347,7 +347,7 @@ func TestContainerSpec_Failures(t *testing.T) {
 				s.Configs = []model.ConfigSpec{{Type: model.ConfigControllerHTTPFetch, LocalFilename: "/etc/app.conf",
 					HTTP: &model.HTTPCallSpec{Hostname: "config.example"}}}
 			},
-			want: "CONTROLLER_HTTP_FETCH configs are not supported yet",
+			want: "CONTROLLER_HTTP_FETCH configs must be resolved by the controller",
 		},
 		{
 			name: "executor fetch with an unexpected status",

@@ -1,8 +1,14 @@
 package integration
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/drove-go/drove/agent"
 
 	"github.com/drove-go/drove/fsm/model"
 	"github.com/stretchr/testify/require"
@@ -115,4 +121,44 @@ func TestApps_LeaderKilledDuringScaleOf20EndsWithExactly20(t *testing.T) {
 		total += e.rt.Count()
 	}
 	require.Equal(t, 20, total, "no leaked containers on the executors")
+}
+
+func TestApps_ControllerFetchedConfigReachesTheContainer(t *testing.T) {
+	cfgSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/cfg" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte("fetched-by-controller"))
+	}))
+	defer cfgSrv.Close()
+	u, err := url.Parse(cfgSrv.URL)
+	require.NoError(t, err)
+	port, err := strconv.Atoi(u.Port())
+	require.NoError(t, err)
+
+	tc, execs := clusterWithExecutors(t, 1)
+	spec := testSpec("CFG", "1", 1, `{"type":"ANY"}`)
+	spec["configs"] = []any{map[string]any{"type": "CONTROLLER_HTTP_FETCH", "localFilename": "/etc/app.conf",
+		"http": map[string]any{"protocol": "HTTP", "hostname": u.Hostname(), "port": port, "path": "/cfg", "verb": "GET"}}}
+	appOp(t, tc, 0, map[string]any{"type": "CREATE", "spec": spec, "instances": 1, "opSpec": opSpec(1)})
+	waitApp(t, tc, "CFG-1", model.AppRunning, 1, 15*time.Second)
+
+	iid := appInstances(t, tc, "CFG-1", "")[0].InstanceID
+	cs, err := execs[0].rt.List(t.Context(), map[string]string{agent.LabelInstanceID: iid})
+	require.NoError(t, err)
+	require.Len(t, cs, 1)
+	cspec, err := execs[0].rt.Spec(cs[0].ID)
+	require.NoError(t, err)
+	require.Len(t, cspec.Files, 1)
+	require.Equal(t, "/etc/app.conf", cspec.Files[0].Path)
+	require.Equal(t, "fetched-by-controller", string(cspec.Files[0].Data))
+
+	// The fetched data is not stored in the replicated state.
+	r := tc.call(0, readOnly, "GET", "/apis/v1/applications/CFG-1/instances/"+iid, nil)
+	requireSuccess(t, r)
+	rec, ok := tc.nodes[tc.leaderIndex()].c.FSM().Instance(iid)
+	require.True(t, ok)
+	require.Equal(t, model.ConfigControllerHTTPFetch, rec.Spec.Configs[0].Type)
+	require.Empty(t, rec.Spec.Configs[0].Data)
 }

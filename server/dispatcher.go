@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/drove-go/drove/fsm/model"
+	"github.com/drove-go/drove/fsm/model/httpcall"
 	"github.com/google/uuid"
 	"github.com/hashicorp/go-hclog"
 )
@@ -150,7 +152,11 @@ func (d *dispatcher) send(ctx context.Context, key string, kind model.MessageTyp
 		Header:  model.MessageHeader{ID: uuid.NewString(), SenderType: "CONTROLLER", Direction: "REQUEST", MessageTime: time.Now().UnixMilli()},
 		Address: model.ExecutorAddress{ExecutorID: exec.ExecutorID, Hostname: exec.Hostname, Port: exec.Port, TransportType: exec.TransportType}}
 	if kind == model.MsgStartInstance {
-		spec := rec.Spec
+		spec, err := resolveControllerConfigs(ctx, rec.Spec)
+		if err != nil {
+			d.failed(key, rec, kind, exec, err)
+			return
+		}
 		msg.Spec = &spec
 	} else {
 		msg.InstanceID = rec.Info.InstanceID
@@ -159,6 +165,20 @@ func (d *dispatcher) send(ctx context.Context, key string, kind model.MessageTyp
 	if drop := d.c.cfg.DropDispatch; drop == nil || !drop(msg) {
 		err = d.post(ctx, exec, msg)
 	}
+	if err != nil {
+		d.failed(key, rec, kind, exec, err)
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if a := d.attempts[key]; a != nil {
+		a.inFlight, a.done, a.failures = false, true, 0
+		a.next = time.Now().Add(dispatchResend)
+	}
+}
+
+// failed schedules the next attempt of a send with exponential backoff.
+func (d *dispatcher) failed(key string, rec model.InstanceRecord, kind model.MessageType, exec model.ExecutorInfo, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	a := d.attempts[key]
@@ -166,11 +186,6 @@ func (d *dispatcher) send(ctx context.Context, key string, kind model.MessageTyp
 		return
 	}
 	a.inFlight = false
-	if err == nil {
-		a.done, a.failures = true, 0
-		a.next = time.Now().Add(dispatchResend)
-		return
-	}
 	a.failures++
 	backoff := min(dispatchBackoffMin<<min(a.failures-1, 10), dispatchBackoffMax)
 	a.next = time.Now().Add(backoff)
@@ -230,4 +245,33 @@ func (d *dispatcher) release(key string) {
 	if a := d.attempts[key]; a != nil {
 		a.inFlight = false
 	}
+}
+
+// maxControllerConfigBytes bounds a config fetched by the controller.
+const maxControllerConfigBytes = 16 << 20
+
+// resolveControllerConfigs fetches CONTROLLER_HTTP_FETCH configs, as Drove's
+// controller does at instance start, and sends them as INLINE data. Only
+// the message carries the result: nothing fetched is stored in Raft.
+func resolveControllerConfigs(ctx context.Context, spec model.InstanceSpec) (model.InstanceSpec, error) {
+	if !slices.ContainsFunc(spec.Configs, func(c model.ConfigSpec) bool { return c.Type == model.ConfigControllerHTTPFetch }) {
+		return spec, nil
+	}
+	cfgs := make([]model.ConfigSpec, len(spec.Configs))
+	for i, c := range spec.Configs {
+		cfgs[i] = c
+		if c.Type != model.ConfigControllerHTTPFetch {
+			continue
+		}
+		if c.HTTP == nil {
+			return spec, fmt.Errorf("config %s: CONTROLLER_HTTP_FETCH without an http call", c.LocalFilename)
+		}
+		data, err := httpcall.Do(ctx, *c.HTTP, maxControllerConfigBytes)
+		if err != nil {
+			return spec, fmt.Errorf("fetch config %s: %w", c.LocalFilename, err)
+		}
+		cfgs[i] = model.ConfigSpec{Type: model.ConfigInline, LocalFilename: c.LocalFilename, Data: data}
+	}
+	spec.Configs = cfgs
+	return spec, nil
 }
