@@ -11,10 +11,10 @@ IMAGE       ?= drove
 COMPOSE     ?= $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo docker compose)
 TEST_FLAGS  ?= -race -count=1 -timeout 30m
 
-.PHONY: help build test lint depcheck image up down run bench clean tools
+.PHONY: help build test lint depcheck image test-images up down run bench clean tools
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
 build: ## static binary in bin/drove (CGO off, version stamped)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/drove
@@ -41,6 +41,9 @@ $(STATICCHECK):
 
 image: build ## docker image drove:latest, FROM scratch with the static binary
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) -t $(IMAGE):latest .
+
+test-images: ## container test images drove-testapp:test and drove-testtask:test (FROM scratch)
+	$(GO) run ./integration/testimage/cmd/buildimages
 
 up: image ## start the three-controller compose cluster and wait for a leader
 	$(COMPOSE) up -d

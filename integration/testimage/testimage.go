@@ -45,6 +45,19 @@ EXPOSE 8000
 ENTRYPOINT ["/testapp"]
 `
 
+// TaskTag is the tag RequireTask builds.
+const TaskTag = "drove-testtask:test"
+
+// TaskPackage is the import path of the test task.
+const TaskPackage = "github.com/drove-go/drove/integration/testtask"
+
+// TaskDockerfile is the task image recipe; the build context holds it and
+// the testtask binary.
+const TaskDockerfile = `FROM scratch
+COPY testtask /testtask
+ENTRYPOINT ["/testtask"]
+`
+
 var (
 	mu     sync.Mutex
 	builds = map[string]func() error{} // tag -> sync.OnceValue of the build
@@ -70,13 +83,19 @@ func Build(ctx context.Context, tag string) error {
 }
 
 func build(ctx context.Context, tag string) error {
+	return buildImage(ctx, tag, Package, "testapp", Dockerfile)
+}
+
+// buildImage compiles pkg into the binary name and builds tag from the
+// build context {Dockerfile: dockerfile, name: binary}.
+func buildImage(ctx context.Context, tag, pkg, name, dockerfile string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	bin, err := compile(ctx)
+	bin, err := compilePkg(ctx, pkg, name)
 	if err != nil {
 		return err
 	}
-	buildCtx, err := contextTar(bin)
+	buildCtx, err := contextTarFor(dockerfile, name, bin)
 	if err != nil {
 		return err
 	}
@@ -116,19 +135,20 @@ func build(ctx context.Context, tag string) error {
 	return nil
 }
 
-// compile builds the static testapp binary and returns its contents.
-func compile(ctx context.Context) ([]byte, error) {
-	dir, err := os.MkdirTemp("", "drove-testapp-")
+// compilePkg builds the static binary of pkg as name and returns its
+// contents.
+func compilePkg(ctx context.Context, pkg, name string) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "drove-"+name+"-")
 	if err != nil {
 		return nil, fmt.Errorf("testimage: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	out := dir + "/testapp"
+	out := dir + "/" + name
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false",
-		"-ldflags=-s -w", "-o", out, Package)
+		"-ldflags=-s -w", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH, "GOFLAGS=")
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("testimage: go build %s: %w\n%s", Package, err, msg)
+		return nil, fmt.Errorf("testimage: go build %s: %w\n%s", pkg, err, msg)
 	}
 	bin, err := os.ReadFile(out)
 	if err != nil {
@@ -140,6 +160,11 @@ func compile(ctx context.Context) ([]byte, error) {
 // contextTar returns the build context: the Dockerfile and the binary. File
 // times are fixed so that identical inputs hit the build cache.
 func contextTar(bin []byte) ([]byte, error) {
+	return contextTarFor(Dockerfile, "testapp", bin)
+}
+
+// contextTarFor is contextTar for any Dockerfile and binary name.
+func contextTarFor(dockerfile, name string, bin []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	files := []struct {
@@ -147,8 +172,8 @@ func contextTar(bin []byte) ([]byte, error) {
 		mode int64
 		data []byte
 	}{
-		{"Dockerfile", 0o644, []byte(Dockerfile)},
-		{"testapp", 0o755, bin},
+		{"Dockerfile", 0o644, []byte(dockerfile)},
+		{name, 0o755, bin},
 	}
 	for _, f := range files {
 		hdr := &tar.Header{
@@ -202,4 +227,36 @@ func Require(t testing.TB) string {
 		t.Fatalf("build test image: %v", err)
 	}
 	return DefaultTag
+}
+
+// BuildTask builds the test task image (the static integration/testtask
+// binary FROM scratch) as tag, like Build. Each tag is built at most once
+// per process; a tag must not be used with both Build and BuildTask.
+func BuildTask(ctx context.Context, tag string) error {
+	mu.Lock()
+	b, ok := builds[tag]
+	if !ok {
+		b = sync.OnceValue(func() error {
+			return buildImage(context.WithoutCancel(ctx), tag, TaskPackage, "testtask", TaskDockerfile)
+		})
+		builds[tag] = b
+	}
+	mu.Unlock()
+	return b()
+}
+
+// RequireTask returns the tag of the test task image (TaskTag), building it
+// on the first call; Docker being unavailable is handled as in Require.
+func RequireTask(t testing.TB) string {
+	t.Helper()
+	if err := Available(context.Background()); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("docker is required when CI=true but is not available: %v", err)
+		}
+		t.Skipf("docker not available: %v", err)
+	}
+	if err := BuildTask(context.Background(), TaskTag); err != nil {
+		t.Fatalf("build test task image: %v", err)
+	}
+	return TaskTag
 }
