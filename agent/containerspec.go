@@ -45,7 +45,6 @@ const MaxConfigFileSize = 16 << 20
 // entry default): readable by any user the container runs as.
 const configFileMode os.FileMode = 0o644
 
-
 // specOptions are the executor settings that shape containers.
 type specOptions struct {
 	allowedMountDirs []string
@@ -314,4 +313,3 @@ func readConfigFile(name string) ([]byte, error) {
 	}
 	return data, nil
 }
-
