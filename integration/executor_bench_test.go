@@ -309,6 +309,7 @@ func benchLostDetection(b *testing.B, spinners int) {
 		g0, ev0 := stats.snapshot(), leaderRemovedEvents(tc)
 		var ds, kills []time.Duration
 		flaps := 0
+		var flapped []string
 		for run := 0; run < lostRuns; run++ {
 			e := es[run%len(es)]
 			id := e.cfg.ExecutorID
@@ -325,6 +326,9 @@ func benchLostDetection(b *testing.B, spinners int) {
 			}
 			f, ok := waitStableActive(tc, id, 3*time.Second, 90*time.Second)
 			flaps += f
+			if f > 0 {
+				flapped = append(flapped, fmt.Sprintf("run %d %s ×%d", run, id, f))
+			}
 			if !ok {
 				b.Fatalf("run %d: restarted %s not stably ACTIVE within 90s (%d flaps); gossip: %s", run, id, f, stats.snapshot())
 			}
@@ -342,8 +346,9 @@ func benchLostDetection(b *testing.B, spinners int) {
 		b.Logf("KILL→REMOVED %s: p50=%.2fs p99=%.2fs max=%.2fs mean=%.2fs (runs=%d; agent.Kill took p50=%s max=%s)",
 			b.Name(), secf(s.p50), secf(s.p99), secf(s.max), secf(s.mean), s.n, k.p50.Round(time.Microsecond), k.max.Round(time.Microsecond))
 		b.Logf("  kill→REMOVED (s): %s", joinSeconds(ds))
-		b.Logf("  restarts that fell back out of ACTIVE: %d; EXECUTOR_REMOVED events beyond one per kill: %d; gossip: %s; members marked failed: %s",
-			flaps, extra, g, stats.failedMembers())
+		b.Logf("  restarts that fell back out of ACTIVE: %d; EXECUTOR_REMOVED events beyond one per kill: %d; gossip: %s; members marked failed: %s; 1-min load %s",
+			flaps, extra, g, stats.failedMembers(), loadAvg1())
+		b.Logf("  leader's executor-lost reasons: %s; restarts that fell back: %v", stats.lostReasons(), flapped)
 	}
 }
 
@@ -525,6 +530,7 @@ func BenchmarkRegister200AndLeaderIdleCost(b *testing.B) {
 				b.Fatalf("reading CPU of pid %d: %v", pid, err)
 			}
 		}
+		load0 := loadAvg1()
 		t0 := time.Now()
 		time.Sleep(idleWindow)
 		window := time.Since(t0)
@@ -560,13 +566,14 @@ func BenchmarkRegister200AndLeaderIdleCost(b *testing.B) {
 		b.ReportMetric(usage[1].rssMB, "follower_rss_mb")
 		b.ReportMetric(usage[2].cpuPct, "agents_proc_cpu_pct")
 		b.ReportMetric(float64(ev1), "removed_events")
+		b.ReportMetric(float64(regExecutors-countStates(list)[model.ExecutorActive]), "not_active_at_end")
 		b.Logf("REGISTER %d: all ACTIVE after %.2fs (agents started in %.2fs)", regExecutors, register.Seconds(), startedIn.Seconds())
 		b.Logf("IDLE %s with %d executors (%v): leader %s cpu=%.2f%% rss=%.1fMB (peak %.1fMB); follower %s cpu=%.2f%% rss=%.1fMB (peak %.1fMB); test process with the %d agents cpu=%.1f%% rss=%.1fMB",
 			window.Round(time.Millisecond), regExecutors, countStates(list),
 			pc.nodes[l].id, usage[0].cpuPct, usage[0].rssMB, usage[0].peakMB,
 			pc.nodes[f].id, usage[1].cpuPct, usage[1].rssMB, usage[1].peakMB,
 			regExecutors, usage[2].cpuPct, usage[2].rssMB)
-		b.Logf("  EXECUTOR_REMOVED events: %d in total, %d during the idle window; agents' gossip during the window: %s",
-			ev1, ev1-ev0, g)
+		b.Logf("  EXECUTOR_REMOVED events: %d in total, %d during the idle window; agents' gossip during the window: %s; 1-min load before/after the window %s/%s",
+			ev1, ev1-ev0, g, load0, loadAvg1())
 	}
 }
