@@ -142,11 +142,24 @@ func (tc *testCluster) start(i int) {
 }
 
 // stop shuts node i down without leaving (a crash, as far as peers can tell).
+// A shutdown that hangs fails the test instead of hanging it until the
+// package timeout.
 func (tc *testCluster) stop(i int) {
-	if n := tc.nodes[i]; n.c != nil {
-		n.c.Shutdown()
-		n.c = nil
+	n := tc.nodes[i]
+	if n.c == nil {
+		return
 	}
+	done := make(chan struct{})
+	go func(c *server.Controller) {
+		c.Shutdown()
+		close(done)
+	}(n.c)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		tc.t.Errorf("controller %s did not shut down within 30s", n.cfg.NodeID)
+	}
+	n.c = nil
 }
 
 // restart starts a stopped node i from its data dir, rejoining the others.
