@@ -46,7 +46,7 @@ func executorConfig(t testing.TB, tc *testCluster, id string) agent.Config {
 	cfg.Metadata = map[string]string{"rack": "r1"}
 	cfg.RegisterInterval, cfg.ReportInterval = 5*time.Second, 2*time.Second
 	cfg.ReconcileInterval, cfg.UnknownGrace = 300*time.Millisecond, time.Second
-	cfg.Gossip.ProbeInterval, cfg.Gossip.ProbeTimeout = 400*time.Millisecond, 200*time.Millisecond
+	cfg.Gossip.ProbeInterval, cfg.Gossip.ProbeTimeout = time.Second, 500*time.Millisecond // production probing: no false deaths under load
 	cfg.Gossip.GossipInterval, cfg.Gossip.PushPullInterval = 100*time.Millisecond, 2*time.Second
 	cfg.Logger = testLogger(t, id)
 	return cfg

@@ -101,7 +101,7 @@ func nodeConfig(t testing.TB, id string, dir string, expect int, opts ...cluster
 	}
 	cfg.Raft.HeartbeatTimeout, cfg.Raft.ElectionTimeout = 300*time.Millisecond, 300*time.Millisecond
 	cfg.Raft.LeaderLeaseTimeout = 150 * time.Millisecond
-	cfg.Gossip.ProbeInterval, cfg.Gossip.ProbeTimeout = 400*time.Millisecond, 200*time.Millisecond
+	cfg.Gossip.ProbeInterval, cfg.Gossip.ProbeTimeout = time.Second, 500*time.Millisecond // production probing: no false deaths under load
 	cfg.Gossip.GossipInterval, cfg.Gossip.PushPullInterval = 100*time.Millisecond, 2*time.Second
 	cfg.Logger = testLogger(t, id)
 	for _, o := range opts {
