@@ -198,8 +198,9 @@ func TestAgent_FakeRuntimeAnswersHTTPChecksAndHooks(t *testing.T) {
 		WaitBeforeKill: msDuration(10)}
 	start := time.Now()
 	startHealthy(t, a, fc, spec)
-	time.Sleep(50 * time.Millisecond) // the monitor probes a few times
-	require.Equal(t, model.InstanceHealthy, localState(a, "i-sample"))
+	// The monitor probes a few times and the instance stays healthy.
+	require.Never(t, func() bool { return localState(a, "i-sample") != model.InstanceHealthy },
+		50*time.Millisecond, 5*time.Millisecond)
 	stopped(t, a, fc, "i-sample")
 	require.Less(t, time.Since(start), 3*time.Second, "no HTTP hook retries (3 s apart)")
 	last, _ := fc.latestReport("i-sample")
@@ -247,8 +248,8 @@ func TestAgent_HealthMonitorReportsUnhealthyAndRecovery(t *testing.T) {
 	// Stopping ends the monitor.
 	stopped(t, a, fc, "i-health")
 	n := rt.count("exec check")
-	time.Sleep(50 * time.Millisecond) // five intervals
-	require.Equal(t, n, rt.count("exec check"), "no health checks after the stop")
+	require.Never(t, func() bool { return rt.count("exec check") != n },
+		50*time.Millisecond, 5*time.Millisecond, "no health checks after the stop (five intervals)")
 }
 
 func TestAgent_UnhealthyInstanceCanBeStopped(t *testing.T) {

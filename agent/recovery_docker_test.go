@@ -90,6 +90,6 @@ func TestDocker_RestartReadoptsRunningContainer(t *testing.T) {
 	require.Equal(t, lastA.Info.LocalInfo.Ports, lastB.Info.LocalInfo.Ports)
 
 	// It keeps running under the new agent (the reconciler knows it).
-	time.Sleep(200 * time.Millisecond)
-	require.Equal(t, model.InstanceHealthy, localState(b, instanceID))
+	require.Never(t, func() bool { return localState(b, instanceID) != model.InstanceHealthy },
+		200*time.Millisecond, 10*time.Millisecond)
 }
