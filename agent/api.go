@@ -83,6 +83,9 @@ func (a *api) message(w http.ResponseWriter, r *http.Request) {
 			a.reply(w, http.StatusOK, msg, model.MessageRejected, "STOP_INSTANCE needs instanceId")
 			return
 		}
+		if msg.GracePeriodMs > 0 {
+			a.mgr.limitStopGrace(msg.InstanceID, time.Duration(msg.GracePeriodMs)*time.Millisecond)
+		}
 		if a.mgr.stop(msg.InstanceID) {
 			a.reply(w, http.StatusOK, msg, model.MessageAccepted, "")
 		} else {

@@ -68,7 +68,8 @@ func newSpecOptions(cfg Config) specOptions {
 //   - Env: the spec's env, where an empty value takes the executor's own
 //     variable of that name, and a variable empty on both sides is left out
 //     (Drove); then the variables drove injects (DROVE_*, HOST,
-//     PORT_<containerPort>=<hostPort>), which win over the spec's.
+//     PORT_<containerPort>=<hostPort>; for tasks DROVE_TASK_ID and
+//     DROVE_SOURCE_APP_NAME too), which win over the spec's.
 //   - Volumes become Binds of the cleaned paths (pathInContainer defaults to
 //     pathOnHost); both must be absolute.
 //   - Devices: DIRECT ones become Devices (pathInContainer defaults to
@@ -105,6 +106,9 @@ func (m *instanceManager) containerSpec(ctx context.Context, spec model.Instance
 	env["DROVE_CONTAINER_ID"] = spec.Executable.URL // sic: Drove sets the image here
 	if spec.InstanceAuthToken != "" {
 		env["DROVE_APP_INSTANCE_AUTH_TOKEN"] = spec.InstanceAuthToken
+	}
+	if spec.Kind == model.KindTask { // as Drove's task runner sets them
+		env["DROVE_TASK_ID"], env["DROVE_SOURCE_APP_NAME"] = spec.TaskID, spec.AppName
 	}
 	cs := ContainerSpec{
 		Name: spec.AppID + "-" + spec.InstanceID, Image: spec.Executable.URL, Env: env,

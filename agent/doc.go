@@ -47,6 +47,37 @@
 // Every change increments the instance's Seq; reports carry Seq and the
 // agent's Boot so that the leader can ignore stale ones.
 //
+// Local-service instances (Kind LOCAL_SERVICE) live exactly like
+// application instances; only a host-level one binds its ports
+// differently (see Host ports).
+//
+// # Tasks
+//
+// A task instance (Kind TASK, tasks.go) runs a container to completion, as
+// Drove's task state machine: PENDING → PROVISIONING → STARTING → RUNNING
+// (container started) → RUN_COMPLETED → DEPROVISIONING (waits up to 5s for
+// the output to be copied, removes the container) → STOPPED. Tasks have no
+// ports, checks or pre-shutdown hooks (the spec's are ignored); they get
+// DROVE_TASK_ID and DROVE_SOURCE_APP_NAME besides the usual variables.
+// Reports carry a TaskResult from RUN_COMPLETED (or a failure) on, up to
+// and including STOPPED:
+//
+//   - the container exits by itself with code N: RUN_COMPLETED, result
+//     model.ExitResult(N) (SUCCESSFUL/0, else FAILED/N), even when it exits
+//     before the agent recorded RUNNING;
+//   - a stop (STOP_INSTANCE: Drove's KILL) stops the container like an
+//     app's (SIGTERM, StopGrace, SIGKILL): RUN_COMPLETED, CANCELLED/-1;
+//   - a failed create is PROVISIONING_FAILED (image unavailable) or
+//     RUN_FAILED, a failed start RUN_FAILED, all with the error message
+//     and FAILED/-1, then DEPROVISIONING → STOPPED;
+//   - a container removed behind the agent's back: LOST, LOST/-1 (Docker
+//     reports a forced removal of a running container as a death first,
+//     which completes the task with exit code 137).
+//
+// Tasks write their output to the same log store as other instances, in
+// the directory of (appId = the task's sourceAppName, instanceId), so the
+// log-file endpoints serve it under that pair.
+//
 // # Recovery after an agent restart
 //
 // Every container is labelled drove.instance.id, drove.app.id,
@@ -65,7 +96,12 @@
 // LOST ("container exited while the executor was down"); the reconciler
 // then sees it as known and does not report it LOST a second time. A
 // container whose spec or ports labels cannot be read is left to the
-// reaper. The agent asks the controllers nothing at recovery: a re-adopted
+// reaper. A task's container is re-adopted RUNNING (Seq 1) when it still
+// runs, its exit then handled as usual; one that exited meanwhile is
+// reported RUN_COMPLETED with its exit code and removed (→ DEPROVISIONING →
+// STOPPED); either way its output is followed again first. A task
+// container that never started is removed and the task reported LOST.
+// The agent asks the controllers nothing at recovery: a re-adopted
 // instance they do not expect is stopped after UnknownGrace like any
 // unknown instance.
 //
@@ -82,10 +118,17 @@
 // after the last one handed out and skipping ports some other process has
 // bound. The container gets PortBinding{ContainerPort, HostPort} and the
 // environment variable PORT_<containerPort>=<hostPort>; reports carry the
-// mapping in LocalInfo.Ports. Ports are released when the instance ends
-// (STOPPED or LOST) and its container is gone. Allocations are persisted
-// only in the containers' drove.instance.ports label: an agent restart
-// holds the ports of the containers it re-adopts again.
+// mapping in LocalInfo.Ports. A host-level local-service instance
+// (hostLevelInstance, hostports.go) instead binds every container port to
+// the same host port; when one is held by another instance of the agent or
+// bound by anything on the host (the same probe, except that a probe
+// refused for want of privilege does not count) the instance fails
+// PROVISIONING_FAILED naming the port. Fixed ports are held in the same
+// set as range ports, so the range allocator skips them meanwhile. Ports
+// are released when the instance ends (STOPPED or LOST) and its container
+// is gone. Allocations are persisted only in the containers'
+// drove.instance.ports label: an agent restart holds the ports of the
+// containers it re-adopts again, fixed ones included.
 //
 // # Contract with the controllers
 //
@@ -99,7 +142,9 @@
 //     nothing.
 //   - A Run entry the agent lacks is started if its state is PENDING, and
 //     otherwise reported LOST ("instance not found on executor", Seq 1 under
-//     the current Boot).
+//     the current Boot; a task's with TaskResult LOST/-1). Tasks count as
+//     instances here: an active task missing from both lists is stopped
+//     (CANCELLED) after UnknownGrace.
 //   - A report answered with Reregister is treated as not applied: the agent
 //     registers and sends the same changes again.
 //   - Shutdown leaves gossip gracefully; containers keep running. Kill

@@ -22,6 +22,7 @@ type fakeController struct {
 	down           atomic.Bool  // answer 503 to everything
 	reregisterNext atomic.Bool  // answer the next report with reregister=true
 	unknown        atomic.Bool  // expected answers known=false
+	shutdown       atomic.Bool  // expected answers known=false, shutdown=true
 	refused        atomic.Int64 // requests answered 503 while down
 
 	mu            sync.Mutex
@@ -111,9 +112,9 @@ func (fc *fakeController) expected(w http.ResponseWriter, r *http.Request) {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	fc.expectedCalls++
-	known := !fc.unknown.Load() && len(fc.registrations) > 0
+	known := !fc.unknown.Load() && !fc.shutdown.Load() && len(fc.registrations) > 0
 	writeEnvelope(w, http.StatusOK, "SUCCESS", model.ExpectedInstances{ExecutorID: r.PathValue("id"),
-		Known: known, Run: slices.Clone(fc.run), Stop: slices.Clone(fc.stop)}, "success")
+		Known: known, Run: slices.Clone(fc.run), Stop: slices.Clone(fc.stop), Shutdown: fc.shutdown.Load()}, "success")
 }
 
 // setExpected replaces what the controller expects the executor to run and stop.

@@ -30,12 +30,20 @@ type instance struct {
 	stopReq       bool // a stop was asked for
 	exited        bool // the container died while a transition was in flight
 	exitMsg       string
+	exitCode      int                // with exited: the container's exit code
+	vanished      bool               // with exited: the container was removed, not exited
 	cancelStart   context.CancelFunc // aborts runtime calls (and checks) of a start in flight
 	started       bool               // the container was started: pre-shutdown hooks apply
 	cancelMonitor context.CancelFunc // ends the health monitor; set while HEALTHY or UNHEALTHY
 	ports         *portLease         // host ports, in spec.Ports order; nil until allocated
+	graceLimit    time.Duration      // bounds the stop grace (a drain's maxGracePeriod); 0: none
 	endedAt       time.Time          // when it became STOPPED or LOST
+	result        *model.TaskResult  // a task's outcome once known; never changed after
+	logsDone      <-chan struct{}    // closed when the output follower ends; nil if none
 }
+
+// isTask reports whether in is a task instance (see tasks.go).
+func (in *instance) isTask() bool { return in.spec.Kind == model.KindTask }
 
 // instanceView is a snapshot of an instance for the reconciler.
 type instanceView struct {
@@ -119,7 +127,12 @@ func (m *instanceManager) setLocked(in *instance, st model.InstanceState, msg st
 
 // reportLocked builds the report of in. mu must be held.
 func (m *instanceManager) reportLocked(in *instance) model.InstanceReport {
-	return model.InstanceReport{Info: m.infoLocked(in), Boot: m.boot, Seq: in.seq}
+	rep := model.InstanceReport{Info: m.infoLocked(in), Boot: m.boot, Seq: in.seq}
+	if in.result != nil {
+		r := *in.result
+		rep.TaskResult = &r
+	}
+	return rep
 }
 
 func (m *instanceManager) infoLocked(in *instance) model.InstanceInfo {
@@ -156,7 +169,11 @@ func (m *instanceManager) lostReport(spec model.InstanceSpec, msg string) model.
 	info := instanceInfo(spec, m.executorID, m.hostname)
 	now := m.now().UnixMilli()
 	info.State, info.ErrorMessage, info.Created, info.Updated = model.InstanceLost, msg, now, now
-	return model.InstanceReport{Info: info, Boot: m.boot, Seq: 1}
+	rep := model.InstanceReport{Info: info, Boot: m.boot, Seq: 1}
+	if spec.Kind == model.KindTask {
+		rep.TaskResult = &model.TaskResult{Status: model.TaskLost, ExitCode: -1}
+	}
+	return rep
 }
 
 // infos lists every instance the agent knows, oldest first.
@@ -250,4 +267,24 @@ func (m *instanceManager) sweep() {
 	maps.DeleteFunc(m.instances, func(_ string, in *instance) bool {
 		return in.state.IsTerminal() && !in.busy && in.endedAt.Before(cutoff)
 	})
+}
+
+// limitStopGrace bounds the SIGTERM→SIGKILL grace of a coming stop of id
+// (a drain's maxGracePeriod). Unknown ids are ignored.
+func (m *instanceManager) limitStopGrace(id string, d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if in, ok := m.instances[id]; ok && (in.graceLimit == 0 || d < in.graceLimit) {
+		in.graceLimit = d
+	}
+}
+
+// stopGraceOf is the stop grace of in: the agent's, bounded by its limit.
+func (m *instanceManager) stopGraceOf(in *instance) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if in.graceLimit > 0 && in.graceLimit < m.stopGrace {
+		return in.graceLimit
+	}
+	return m.stopGrace
 }

@@ -24,11 +24,21 @@ const (
 	LabelInstancePorts = "drove.instance.ports"
 )
 
-// start accepts spec and starts it asynchronously. It is idempotent by
-// instance id: a known id (in any state) is accepted and nothing happens.
+// start accepts spec and starts it asynchronously: an application or
+// local-service instance through startContainer, a task through startTask
+// (an unknown kind is refused). It is idempotent by instance id: a known
+// id (in any state) is accepted and nothing happens.
 func (m *instanceManager) start(spec model.InstanceSpec) (created bool, err error) {
 	if spec.InstanceID == "" || spec.AppID == "" {
 		return false, errors.New("spec needs appId and instanceId")
+	}
+	run := m.startContainer
+	switch spec.Kind {
+	case model.KindApp, model.KindLocalService:
+	case model.KindTask:
+		spec, run = taskSpec(spec), m.startTask
+	default:
+		return false, fmt.Errorf("unknown instance kind %q", spec.Kind)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -43,7 +53,7 @@ func (m *instanceManager) start(spec model.InstanceSpec) (created bool, err erro
 	m.instances[spec.InstanceID] = in
 	m.setLocked(in, model.InstancePending, "")
 	m.wg.Add(1)
-	go m.drive(in, m.startContainer)
+	go m.drive(in, run)
 	return true, nil
 }
 
@@ -73,27 +83,37 @@ func (m *instanceManager) stop(id string) (known bool) {
 }
 
 // drive is the goroutine of one transition: first (a start or a recovery;
-// nil for a plain stop), then stop if a stop was asked for meanwhile.
+// nil for a plain stop), then whatever became due meanwhile (see next).
 func (m *instanceManager) drive(in *instance, first func(*instance)) {
 	defer m.wg.Done()
 	if first != nil {
 		first(in)
 	}
-	for m.release(in) {
-		m.stopContainer(in)
+	for step := m.next(in); step != nil; step = m.next(in) {
+		step(in)
 	}
 }
 
-// release ends a transition unless a stop is pending on a live instance,
-// in which case it returns true and the caller stops it.
-func (m *instanceManager) release(in *instance) bool {
+// next returns the work due on a live instance, or ends the transition
+// (clears busy) and returns nil. Due are: the deprovisioning of a task
+// that completed, and a pending stop. Deciding under mu, where events set
+// the same state, means no completion or stop is missed between the end of
+// one step and the end of the transition.
+func (m *instanceManager) next(in *instance) func(*instance) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if in.stopReq && !in.state.IsTerminal() && m.ctx.Err() == nil {
-		return true
+	if !in.state.IsTerminal() && m.ctx.Err() == nil {
+		switch {
+		case in.isTask() && in.state == model.TaskRunCompleted:
+			return m.deprovisionTask
+		case in.isTask() && in.stopReq:
+			return m.stopTask
+		case in.stopReq:
+			return m.stopContainer
+		}
 	}
 	in.busy = false
-	return false
+	return nil
 }
 
 // advance moves in to st and reports whether the start may carry on. It
@@ -136,57 +156,11 @@ func (m *instanceManager) startContainer(in *instance) {
 	if !ok || !m.advance(in, model.InstanceStarting) {
 		return
 	}
-	cs, err := m.containerSpec(ctx, in.spec, lease.ports)
-	if err != nil {
-		m.fail(in, model.InstanceStartFailed, err.Error())
-		return
-	}
-	cid, err := m.rt.Create(ctx, cs)
-	if err != nil {
-		st := model.InstanceStartFailed
-		if errors.Is(err, ErrImage) {
-			st = model.InstanceProvisioningFailed
-		}
-		m.fail(in, st, "create container: "+err.Error())
-		return
-	}
-	m.mu.Lock()
-	in.containerID = cid
-	if !in.state.IsTerminal() {
-		m.byContainer[cid] = in
-	}
-	m.mu.Unlock()
-	if err := m.rt.Start(ctx, cid); err != nil {
-		m.fail(in, model.InstanceStartFailed, "start container: "+err.Error())
-		return
-	}
-	m.mu.Lock()
-	in.started = true
-	m.mu.Unlock()
-	m.followLogs(in)
-	if !m.advance(in, model.InstanceUnready) {
+	cid, ok := m.createAndStart(ctx, in, lease.ports, model.InstanceStartFailed)
+	if !ok || !m.advance(in, model.InstanceUnready) {
 		return
 	}
 	m.checkStarted(ctx, in, cid, false)
-}
-
-// allocatePorts reserves a host port for each of the instance's ports. When
-// the range is exhausted the instance fails PROVISIONING_FAILED. The lease
-// is released once the instance ends (see releasePortsLocked).
-func (m *instanceManager) allocatePorts(in *instance) (*portLease, bool) {
-	udp := make([]bool, len(in.spec.Ports))
-	for i, p := range in.spec.Ports {
-		udp[i] = p.Type == model.PortUDP
-	}
-	lease, err := m.ports.allocate(udp)
-	if err != nil {
-		m.fail(in, model.InstanceProvisioningFailed, "allocate host ports: "+err.Error())
-		return nil, false
-	}
-	m.mu.Lock()
-	in.ports = lease
-	m.mu.Unlock()
-	return lease, true
 }
 
 // releasePortsLocked gives the instance's host ports back; its container
@@ -206,6 +180,9 @@ func (m *instanceManager) fail(in *instance, st model.InstanceState, msg string)
 		return
 	}
 	m.logger.Warn("instance failed to start", "instance", in.spec.InstanceID, "state", st, "error", msg)
+	if in.isTask() {
+		in.result = &model.TaskResult{Status: model.TaskFailed, ExitCode: -1}
+	}
 	m.setLocked(in, st, msg)
 	m.setLocked(in, model.InstanceDeprovisioning, "")
 	cid := in.containerID
@@ -238,7 +215,7 @@ func (m *instanceManager) shutdown(in *instance) {
 		if started {
 			m.preShutdown(in, cid)
 		}
-		if err := m.rt.Stop(m.ctx, cid, m.stopGrace); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := m.rt.Stop(m.ctx, cid, m.stopGraceOf(in)); err != nil && !errors.Is(err, ErrNotFound) {
 			m.logger.Warn("stop container failed; removing it anyway", "instance", in.spec.InstanceID, "container", cid, "error", err)
 			msg = "stop container: " + err.Error()
 		}
@@ -284,6 +261,9 @@ func (m *instanceManager) loseLocked(in *instance, msg string, remove bool) {
 		in.cancelStart() // end readiness or health checks in flight
 	}
 	cid := in.containerID
+	if in.isTask() {
+		in.result = &model.TaskResult{Status: model.TaskLost, ExitCode: -1}
+	}
 	m.setLocked(in, model.InstanceLost, msg)
 	if !remove || cid == "" || m.closed {
 		m.releasePortsLocked(in)
@@ -300,10 +280,16 @@ func (m *instanceManager) loseLocked(in *instance, msg string, remove bool) {
 	}()
 }
 
-// containerGone handles a container that died or vanished outside our
-// calls. A running instance becomes LOST; one whose start is in flight is
-// flagged so the start ends LOST; stopping or ended ones are left alone.
-func (m *instanceManager) containerGone(cid, msg string, removed bool) {
+// containerGone handles a container that died (with exitCode) or vanished
+// (removed) outside our calls. A running app or local-service instance
+// becomes LOST; a running task RUN_COMPLETED with its exit code (LOST if
+// its container vanished). One whose start is in flight is flagged so that
+// the start ends that way. Stopping or ended instances are left alone.
+func (m *instanceManager) containerGone(cid string, exitCode int, removed bool) {
+	msg := "container exited with code " + strconv.Itoa(exitCode)
+	if removed {
+		msg = "container was removed"
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	in, ok := m.byContainer[cid]
@@ -311,10 +297,12 @@ func (m *instanceManager) containerGone(cid, msg string, removed bool) {
 		return
 	}
 	switch {
-	case in.state.IsRunning() || in.state == model.InstanceUnhealthy:
+	case in.isTask() && in.state == model.TaskRunning && !removed:
+		m.completeTaskLocked(in, exitCode)
+	case in.state.IsRunning() || in.state == model.InstanceUnhealthy || (in.isTask() && in.state == model.TaskRunning):
 		m.loseLocked(in, msg, !removed)
 	case in.state == model.InstanceStarting || in.state == model.InstanceProvisioning || in.state == model.InstanceUnknown:
-		in.exited, in.exitMsg = true, msg
+		in.exited, in.exitMsg, in.exitCode, in.vanished = true, msg, exitCode, removed
 	}
 }
 
@@ -328,9 +316,9 @@ func (m *instanceManager) watchEvents(ctx context.Context, ch <-chan ContainerEv
 		for ev := range ch {
 			switch ev.Status {
 			case ContainerExited:
-				m.containerGone(ev.ContainerID, "container exited with code "+strconv.Itoa(ev.ExitCode), false)
+				m.containerGone(ev.ContainerID, ev.ExitCode, false)
 			case "":
-				m.containerGone(ev.ContainerID, "container was removed", true)
+				m.containerGone(ev.ContainerID, 0, true)
 			}
 		}
 		for {
@@ -348,7 +336,8 @@ func (m *instanceManager) watchEvents(ctx context.Context, ch <-chan ContainerEv
 }
 
 // checkContainers heals missed events: a running instance whose container
-// is gone or exited (and that did not change while we looked) is LOST.
+// is gone or exited (and that did not change while we looked) is LOST, or
+// for a task whose container exited, RUN_COMPLETED with its exit code.
 func (m *instanceManager) checkContainers(ctx context.Context) {
 	before := m.views()
 	list, err := m.rt.List(ctx, map[string]string{LabelExecutorID: m.executorID})
@@ -365,13 +354,15 @@ func (m *instanceManager) checkContainers(ctx context.Context) {
 	for id, v := range before {
 		in, ok := m.instances[id]
 		if !ok || in.seq != v.seq || in.busy || in.stopReq || in.containerID == "" ||
-			!(in.state.IsRunning() || in.state == model.InstanceUnhealthy) {
+			!(in.state.IsRunning() || in.state == model.InstanceUnhealthy || in.state == model.TaskRunning) {
 			continue
 		}
 		c, found := live[in.containerID]
 		switch {
 		case !found:
 			m.loseLocked(in, "container was removed", false)
+		case c.Status == ContainerExited && in.isTask():
+			m.completeTaskLocked(in, c.ExitCode)
 		case c.Status == ContainerExited:
 			m.loseLocked(in, "container exited with code "+strconv.Itoa(c.ExitCode), true)
 		}
@@ -403,4 +394,39 @@ func parsePullTimeout(s string) time.Duration {
 		return time.Duration(n) * u
 	}
 	return 0
+}
+
+// createAndStart creates and starts in's container and follows its logs.
+// A failure ends the instance in failState (PROVISIONING_FAILED for image
+// problems) and returns false.
+func (m *instanceManager) createAndStart(ctx context.Context, in *instance, hostPorts []int, failState model.InstanceState) (string, bool) {
+	cs, err := m.containerSpec(ctx, in.spec, hostPorts)
+	if err != nil {
+		m.fail(in, failState, err.Error())
+		return "", false
+	}
+	cid, err := m.rt.Create(ctx, cs)
+	if err != nil {
+		st := failState
+		if errors.Is(err, ErrImage) {
+			st = model.InstanceProvisioningFailed
+		}
+		m.fail(in, st, "create container: "+err.Error())
+		return "", false
+	}
+	m.mu.Lock()
+	in.containerID = cid
+	if !in.state.IsTerminal() {
+		m.byContainer[cid] = in
+	}
+	m.mu.Unlock()
+	if err := m.rt.Start(ctx, cid); err != nil {
+		m.fail(in, failState, "start container: "+err.Error())
+		return "", false
+	}
+	m.mu.Lock()
+	in.started = true
+	m.mu.Unlock()
+	m.followLogs(in)
+	return cid, true
 }

@@ -50,9 +50,14 @@ func (m *instanceManager) followLogs(in *instance) {
 	if cid == "" || !m.logs.begin(key) {
 		return
 	}
+	done := make(chan struct{})
+	m.mu.Lock()
+	in.logsDone = done // a task's deprovisioning waits for the tail of its output
+	m.mu.Unlock()
 	m.wg.Add(1) // the caller is a counted transition, so Wait is not at zero
 	go func() {
 		defer m.wg.Done()
+		defer close(done)
 		defer m.logs.end(key)
 		m.logs.follow(m.ctx, m.rt, appID, instanceID, cid)
 	}()

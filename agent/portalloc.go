@@ -14,6 +14,7 @@ import (
 // its spec's ports. The ports stay readable after release (reports keep
 // showing where the instance ran).
 type portLease struct {
+	owner string // instance id, to name the holder of a taken fixed port
 	ports []int
 }
 
@@ -45,11 +46,11 @@ func newPortAllocator(rng PortRange) *portAllocator {
 	return &portAllocator{rng: rng, probe: probeHostPort, held: map[int]*portLease{}, next: rng.Min}
 }
 
-// allocate reserves len(udp) distinct host ports, all or nothing; udp[i]
-// tells whether the i-th port is UDP (it is then probed for UDP as well as
-// TCP). With no ports it returns an empty lease.
-func (a *portAllocator) allocate(udp []bool) (*portLease, error) {
-	lease := &portLease{ports: make([]int, 0, len(udp))}
+// allocate reserves len(udp) distinct host ports for instance owner, all
+// or nothing; udp[i] tells whether the i-th port is UDP (it is then probed
+// for UDP as well as TCP). With no ports it returns an empty lease.
+func (a *portAllocator) allocate(owner string, udp []bool) (*portLease, error) {
+	lease := &portLease{owner: owner, ports: make([]int, 0, len(udp))}
 	if len(udp) == 0 {
 		return lease, nil
 	}

@@ -105,6 +105,27 @@ func TestAgent_ReconcileRegistersWhenUnknown(t *testing.T) {
 	require.Equal(t, model.InstanceHealthy, localState(a, "i-keep"))
 }
 
+// An executor the controllers retired (drained with markGone, or on a
+// machine DOWN for maintenance) stops everything it runs.
+func TestAgent_ReconcileShutdownStopsEverything(t *testing.T) {
+	fc := newFakeController(t, testSecret)
+	cfg := fastReconcile(testConfig(fc.URL()))
+	rt := newFakeRuntime(t, fakeruntime.Config{})
+	a := startAgent(t, cfg, rt)
+	require.Eventually(t, func() bool { return fc.registrationCount() >= 1 }, 5*time.Second, 5*time.Millisecond)
+	startInstance(t, a, testSpec("app1", "i-1"))
+	startInstance(t, a, testSpec("app1", "i-2"))
+	fc.setExpected([]model.ExpectedSpec{{Spec: testSpec("app1", "i-1"), State: model.InstanceHealthy},
+		{Spec: testSpec("app1", "i-2"), State: model.InstanceHealthy}}, nil)
+	waitState(t, fc, "i-1", model.InstanceHealthy, 5*time.Second)
+	waitState(t, fc, "i-2", model.InstanceHealthy, 5*time.Second)
+
+	fc.shutdown.Store(true)
+	waitState(t, fc, "i-1", model.InstanceStopped, 5*time.Second)
+	waitState(t, fc, "i-2", model.InstanceStopped, 5*time.Second)
+	require.Eventually(t, func() bool { return rt.Count() == 0 }, 5*time.Second, 10*time.Millisecond)
+}
+
 func TestAgent_ControllerClientFailsOver(t *testing.T) {
 	fc := newFakeController(t, testSecret)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

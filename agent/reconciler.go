@@ -58,6 +58,10 @@ func (r *reconciler) once(ctx context.Context) {
 		}
 		return
 	}
+	if !exp.Known && exp.Shutdown {
+		r.shutdownAll(exp.StopGracePeriodMs)
+		return
+	}
 	if !exp.Known {
 		// Not registered (or removed): register, and stop nothing on the
 		// word of a controller that does not know us.
@@ -98,6 +102,9 @@ func (r *reconciler) once(ctx context.Context) {
 			r.rep.enqueue(r.mgr.stoppedReport(model.InstanceSpec{InstanceID: id}))
 		case !v.state.IsTerminal() && !v.stopReq:
 			r.logger.Info("stopping instance the leader wants stopped", "instance", id)
+			if exp.StopGracePeriodMs > 0 {
+				r.mgr.limitStopGrace(id, time.Duration(exp.StopGracePeriodMs)*time.Millisecond)
+			}
 			r.mgr.stop(id)
 		}
 	}
@@ -139,4 +146,19 @@ func (m *instanceManager) stoppedReport(spec model.InstanceSpec) model.InstanceR
 	now := m.now().UnixMilli()
 	info.State, info.Created, info.Updated = model.InstanceStopped, now, now
 	return model.InstanceReport{Info: info, Boot: m.boot, Seq: 1}
+}
+
+// shutdownAll stops every live instance: the controllers retired this
+// executor (drained with markGone, or its machine is DOWN for maintenance).
+func (r *reconciler) shutdownAll(graceMs int64) {
+	for id, v := range r.mgr.views() {
+		if v.state.IsTerminal() || v.stopReq {
+			continue
+		}
+		r.logger.Warn("controllers retired this executor; stopping instance", "instance", id)
+		if graceMs > 0 {
+			r.mgr.limitStopGrace(id, time.Duration(graceMs)*time.Millisecond)
+		}
+		r.mgr.stop(id)
+	}
 }

@@ -67,11 +67,12 @@ func decodeRecoveryLabels(labels map[string]string) (model.InstanceSpec, []int, 
 	return spec, ports, nil
 }
 
-// hold records ports as held by a new lease without probing them (the
-// re-adopted container that binds them is the reason they are busy). A
-// port held by another lease is taken over.
-func (a *portAllocator) hold(ports []int) *portLease {
-	lease := &portLease{ports: append([]int(nil), ports...)}
+// hold records ports as held by a new lease of instance owner without
+// probing them (the re-adopted container that binds them is the reason they
+// are busy). A port held by another lease is taken over. Range and fixed
+// (host-level) ports are held alike.
+func (a *portAllocator) hold(owner string, ports []int) *portLease {
+	lease := &portLease{owner: owner, ports: append([]int(nil), ports...)}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, p := range ports {
@@ -115,6 +116,11 @@ func (m *instanceManager) recover(ctx context.Context) error {
 		in := &instance{spec: spec, state: model.InstanceUnknown, containerID: c.ID, created: created,
 			started: true, ports: &portLease{ports: ports}}
 		m.instances[spec.InstanceID] = in
+		if spec.Kind == model.KindTask {
+			m.recoverTaskLocked(in, c)
+			m.mu.Unlock()
+			continue
+		}
 		if c.Status != ContainerRunning {
 			msg := msgExitedWhileDown
 			if c.Status == ContainerExited {
@@ -129,7 +135,7 @@ func (m *instanceManager) recover(ctx context.Context) error {
 			}
 			continue
 		}
-		in.ports = m.ports.hold(ports)
+		in.ports = m.ports.hold(spec.InstanceID, ports)
 		m.byContainer[c.ID] = in
 		in.busy = true
 		m.setLocked(in, model.InstanceUnready, "")

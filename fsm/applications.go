@@ -173,14 +173,14 @@ func (f *FSM) applyAppDestroy(buf []byte) any {
 		return fmt.Errorf("%w: Only [DESTROY] allowed in MONITORING; app %s is in %s state", ErrConflict, req.AppID, app.State)
 	}
 	for id, r := range f.st.instances {
-		if r.Info.AppID == req.AppID {
+		if r.BelongsTo(model.KindApp, req.AppID) {
 			if !r.Info.State.IsTerminal() {
 				return fmt.Errorf("%w: app %s still has instance %s in state %s", ErrConflict, req.AppID, id, r.Info.State)
 			}
 		}
 	}
 	for id, r := range f.st.instances {
-		if r.Info.AppID == req.AppID {
+		if r.BelongsTo(model.KindApp, req.AppID) {
 			delete(f.st.instances, id)
 		}
 	}

@@ -94,6 +94,56 @@ func (t MessageType) String() string {
 	case AppDestroyType:
 		return "AppDestroy"
 	}
+	return serviceCommandName(t)
+}
+
+func serviceCommandName(t MessageType) string {
+	switch t &^ IgnoreUnknownFlag {
+	case LocalServiceCreateType:
+		return "LocalServiceCreate"
+	case LocalServiceSetType:
+		return "LocalServiceSet"
+	case LocalServiceOperationStartType:
+		return "LocalServiceOperationStart"
+	case LocalServiceOperationStepType:
+		return "LocalServiceOperationStep"
+	case LocalServiceOperationFinishType:
+		return "LocalServiceOperationFinish"
+	case LocalServiceOperationCancelType:
+		return "LocalServiceOperationCancel"
+	case LocalServiceDestroyType:
+		return "LocalServiceDestroy"
+	case TaskCreateType:
+		return "TaskCreate"
+	case TaskKillType:
+		return "TaskKill"
+	}
+	return maintenanceCommandName(t)
+}
+
+func maintenanceCommandName(t MessageType) string {
+	switch t &^ IgnoreUnknownFlag {
+	case ExecutorsBlacklistType:
+		return "ExecutorsBlacklist"
+	case ExecutorsUnblacklistType:
+		return "ExecutorsUnblacklist"
+	case ExecutorBlacklistedType:
+		return "ExecutorBlacklisted"
+	case ExecutorDrainType:
+		return "ExecutorDrain"
+	case ExecutorDrainedType:
+		return "ExecutorDrained"
+	case ExecutorActivationType:
+		return "ExecutorActivation"
+	case MaintenanceScheduleType:
+		return "MaintenanceSchedule"
+	case MachinesDownType:
+		return "MachinesDown"
+	case MachinesUpType:
+		return "MachinesUp"
+	case ExecutorsReadyType:
+		return "ExecutorsReady"
+	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }
 

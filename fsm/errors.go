@@ -22,4 +22,7 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrNotFound is a command about something that does not exist.
 	ErrNotFound = errors.New("not found")
+	// ErrResourcesTaken is a placement whose cores another placement took
+	// meanwhile (it is also an ErrConflict): place again and retry.
+	ErrResourcesTaken = errors.New("resources taken")
 )

@@ -115,7 +115,7 @@ func infoFromReg(reg model.ExecutorRegistration, state model.ExecutorState, ts i
 	return model.ExecutorInfo{
 		ExecutorID: reg.ExecutorID, Hostname: reg.Hostname, Port: reg.Port, TransportType: reg.TransportType,
 		Layout: reg.Layout, Tags: reg.Tags, Metadata: reg.Metadata, State: state, Version: reg.Version,
-		Registered: ts, Updated: ts,
+		Registered: ts, Updated: ts, Joined: ts,
 	}
 }
 
@@ -528,8 +528,8 @@ func TestFSM_ExecutorReRegisterAfterLost(t *testing.T) {
 	info := register(t, f, testReg("e1"), 3_000)
 
 	want := infoFromReg(testReg("e1"), model.ExecutorActive, 1_000)
-	want.Updated = 3_000
-	require.Equal(t, want, info, "ACTIVE again, PreviousState and Removed cleared, first registration kept")
+	want.Updated, want.Joined = 3_000, 3_000
+	require.Equal(t, want, info, "ACTIVE again, PreviousState and Removed cleared, first registration kept, rejoined")
 	require.Equal(t, want, mustExecutor(t, f, "e1"))
 	require.False(t, f.RegistrationChanges(testReg("e1")))
 	require.Equal(t, []model.IndexedEvent{{Index: next, Event: model.Event{

@@ -40,6 +40,9 @@ type state struct {
 	executors map[string]*model.ExecutorInfo
 	instances map[string]*model.InstanceRecord
 	apps      map[string]*model.ApplicationInfo
+	services  map[string]*model.LocalServiceInfo
+	schedule  model.MaintenanceSchedule
+	machines  map[string]*model.MachineStatus // by MachineID.Key: machines in the schedule
 }
 
 func newState(cfg Config) *state {
@@ -49,6 +52,8 @@ func newState(cfg Config) *state {
 		executors: map[string]*model.ExecutorInfo{},
 		instances: map[string]*model.InstanceRecord{},
 		apps:      map[string]*model.ApplicationInfo{},
+		services:  map[string]*model.LocalServiceInfo{},
+		machines:  map[string]*model.MachineStatus{},
 	}
 }
 
@@ -117,6 +122,44 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return f.applyAppOperationCancel(buf)
 	case AppDestroyType:
 		return f.applyAppDestroy(buf)
+	case LocalServiceCreateType:
+		return f.applyLocalServiceCreate(buf)
+	case LocalServiceSetType:
+		return f.applyLocalServiceSet(buf)
+	case LocalServiceOperationStartType:
+		return f.applyLocalServiceOperationStart(buf)
+	case LocalServiceOperationStepType:
+		return f.applyLocalServiceOperationStep(buf)
+	case LocalServiceOperationFinishType:
+		return f.applyLocalServiceOperationFinish(buf)
+	case LocalServiceOperationCancelType:
+		return f.applyLocalServiceOperationCancel(buf)
+	case LocalServiceDestroyType:
+		return f.applyLocalServiceDestroy(buf)
+	case TaskCreateType:
+		return f.applyTaskCreate(buf)
+	case TaskKillType:
+		return f.applyTaskKill(buf)
+	case ExecutorsBlacklistType:
+		return f.applyExecutorsBlacklist(buf, true)
+	case ExecutorsUnblacklistType:
+		return f.applyExecutorsBlacklist(buf, false)
+	case ExecutorBlacklistedType:
+		return f.applyExecutorBlacklisted(buf)
+	case ExecutorDrainType:
+		return f.applyExecutorDrain(buf)
+	case ExecutorDrainedType:
+		return f.applyExecutorDrained(buf)
+	case ExecutorActivationType:
+		return f.applyExecutorActivation(buf)
+	case MaintenanceScheduleType:
+		return f.applyMaintenanceSchedule(buf)
+	case MachinesDownType:
+		return f.applyMachinesDown(buf)
+	case MachinesUpType:
+		return f.applyMachinesUp(buf)
+	case ExecutorsReadyType:
+		return f.applyExecutorsReady(buf)
 	}
 	if ignoreUnknown {
 		f.logger.Warn("ignoring unknown message type", "type", uint8(t), "index", l.Index)
@@ -179,7 +222,16 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	snap := &snapshot{cluster: f.st.cluster, events: f.st.events.all(), nextEventIndex: f.st.events.nextIndex,
 		executors: make([]*model.ExecutorInfo, 0, len(f.st.executors)),
 		instances: make([]*model.InstanceRecord, 0, len(f.st.instances)),
-		apps:      make([]*model.ApplicationInfo, 0, len(f.st.apps))}
+		apps:      make([]*model.ApplicationInfo, 0, len(f.st.apps)),
+		services:  make([]*model.LocalServiceInfo, 0, len(f.st.services)),
+		schedule:  f.st.schedule,
+		machines:  make([]*model.MachineStatus, 0, len(f.st.machines))}
+	for _, m := range f.st.machines {
+		snap.machines = append(snap.machines, m)
+	}
+	for _, s := range f.st.services {
+		snap.services = append(snap.services, s)
+	}
 	for _, a := range f.st.apps {
 		snap.apps = append(snap.apps, a)
 	}
@@ -189,6 +241,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	for _, r := range f.st.instances {
 		snap.instances = append(snap.instances, r)
 	}
+	snap.sort()
 	return snap, nil
 }
 

@@ -33,8 +33,61 @@ func (f *FSM) checkPlacementsLocked(places []PlaceInstance) error {
 		if _, exists := f.st.instances[p.Spec.InstanceID]; exists {
 			return errInvalid(fmt.Sprintf("instance %s already exists", p.Spec.InstanceID))
 		}
-		if e := f.st.executors[p.ExecutorID]; e == nil || e.State == model.ExecutorRemoved {
+		e := f.st.executors[p.ExecutorID]
+		if e == nil || e.State == model.ExecutorRemoved {
 			return errInvalid(fmt.Sprintf("executor %s is not available", p.ExecutorID))
+		}
+		// The proposer read the executor as open; maintenance may have closed
+		// it since (a task placed on an executor just blacklisted would stay).
+		if e.State.IsBlacklisted() || e.Drain != nil || e.Deactivated {
+			return fmt.Errorf("%w: %w: executor %s takes no new instances (blacklisted, draining or deactivated); place again",
+				ErrConflict, ErrResourcesTaken, p.ExecutorID)
+		}
+	}
+	return f.checkCoresFreeLocked(places)
+}
+
+// checkCoresFreeLocked refuses placements whose cores are held by an active
+// instance (or by another placement of the batch): placements are computed
+// from a read of the state, and two proposers (an operation step and a
+// task creation) may have read the same free cores.
+func (f *FSM) checkCoresFreeLocked(places []PlaceInstance) error {
+	if len(places) == 0 {
+		return nil
+	}
+	type core struct {
+		exec       string
+		node, core int
+	}
+	targets := map[string]bool{}
+	for _, p := range places {
+		targets[p.ExecutorID] = true
+	}
+	held := map[core]bool{}
+	for _, r := range f.st.instances {
+		if !targets[r.Info.ExecutorID] || !r.Info.State.IsActive() {
+			continue
+		}
+		for _, a := range r.Info.Resources {
+			for node, ids := range a.Cores {
+				for _, c := range ids {
+					held[core{r.Info.ExecutorID, node, c}] = true
+				}
+			}
+		}
+	}
+	for _, p := range places {
+		for _, a := range p.Spec.Resources {
+			for node, ids := range a.Cores {
+				for _, c := range ids {
+					k := core{p.ExecutorID, node, c}
+					if held[k] {
+						return fmt.Errorf("%w: %w: core %d of NUMA node %d on executor %s is already allocated; retry",
+							ErrConflict, ErrResourcesTaken, c, node, p.ExecutorID)
+					}
+					held[k] = true
+				}
+			}
 		}
 	}
 	return nil
@@ -124,6 +177,9 @@ func (f *FSM) applyInstanceReport(buf []byte) any {
 		n.Info.Updated = req.Timestamp
 		changed := n.Info.State != rep.Info.State
 		n.Info.State = rep.Info.State
+		if n.Kind() == model.KindTask {
+			n.TaskResult = taskResultOf(r, rep.TaskResult, rep.Info.State)
+		}
 		f.st.instances[n.Info.InstanceID] = &n
 		if changed {
 			f.appendInstanceEventLocked(&n, req.Timestamp)
@@ -164,21 +220,40 @@ func (f *FSM) setInstanceStateLocked(r *model.InstanceRecord, st model.InstanceS
 	if errMsg != "" {
 		n.Info.ErrorMessage = errMsg
 	}
+	if n.Kind() == model.KindTask {
+		n.TaskResult = taskResultOf(r, nil, st)
+	}
 	f.st.instances[n.Info.InstanceID] = &n
 	f.appendInstanceEventLocked(&n, ts)
 }
 
 func (f *FSM) appendInstanceEventLocked(r *model.InstanceRecord, ts int64) {
+	i := r.Info
 	meta := map[string]any{
-		model.MetaAppID: r.Info.AppID, model.MetaAppName: r.Info.AppName, model.MetaInstanceID: r.Info.InstanceID,
-		model.MetaExecutorID: r.Info.ExecutorID, model.MetaExecutorHost: r.Info.LocalInfo.Hostname,
-		model.MetaPorts: portsString(r.Info.LocalInfo.Ports), model.MetaCurrentState: string(r.Info.State),
-		model.MetaCreated: r.Info.Created,
+		model.MetaInstanceID: i.InstanceID, model.MetaExecutorID: i.ExecutorID,
+		model.MetaExecutorHost: i.LocalInfo.Hostname, model.MetaCurrentState: string(i.State), model.MetaCreated: i.Created,
 	}
-	if r.Info.ErrorMessage != "" {
-		meta[model.MetaError] = r.Info.ErrorMessage
+	if i.ErrorMessage != "" {
+		meta[model.MetaError] = i.ErrorMessage
 	}
-	f.st.events.append(model.EventInstanceStateChange, ts, meta)
+	typ := model.EventInstanceStateChange
+	switch r.Kind() {
+	case model.KindLocalService:
+		typ = model.EventLocalServiceInstanceStateChange
+		meta[model.MetaServiceID], meta[model.MetaServiceName] = i.AppID, i.AppName
+		meta[model.MetaPorts] = portsString(i.LocalInfo.Ports)
+	case model.KindTask:
+		typ = model.EventTaskStateChange
+		meta[model.MetaAppName], meta[model.MetaTaskID] = i.AppID, r.Spec.TaskID
+		meta[model.MetaExecutable] = r.Spec.Executable.URL
+		if res := r.TaskResult; res != nil {
+			meta[model.MetaResultStatus], meta[model.MetaResultExitCode] = string(res.Status), res.ExitCode
+		}
+	default:
+		meta[model.MetaAppID], meta[model.MetaAppName] = i.AppID, i.AppName
+		meta[model.MetaPorts] = portsString(i.LocalInfo.Ports)
+	}
+	f.st.events.append(typ, ts, meta)
 }
 
 // portsString renders ports as Drove does: "name:hostPort:type,…", sorted by name.

@@ -513,7 +513,25 @@ func TestFSM_InstancesDelete(t *testing.T) {
 	require.Equal(t, events, allEvents(f), "deleting emits no event")
 
 	// A deleted id can be placed again.
-	placeOK(t, f, 200, at("e1", testSpec("i-STOPPED", []int{0}, 1)))
+	placeOK(t, f, 200, at("e1", testSpec("i-STOPPED", []int{5}, 1)))
+}
+
+func TestFSM_InstancesPlace_RefusesCoresAlreadyAllocated(t *testing.T) {
+	f := newTestFSM(t, 0)
+	register(t, f, testReg("e1"), 1)
+	register(t, f, testReg("e2"), 1)
+	placeOK(t, f, 10, at("e1", testSpec("i-1", []int{0, 1}, 1)))
+
+	err := f.Apply(placeLog(t, 11, at("e1", testSpec("i-2", []int{1}, 1))))
+	require.ErrorIs(t, err.(error), ErrConflict, "core 1 of e1 is held by i-1")
+	err = f.Apply(placeLog(t, 12, at("e2", testSpec("i-3", []int{2}, 1)), at("e2", testSpec("i-4", []int{2}, 1))))
+	require.ErrorIs(t, err.(error), ErrConflict, "two placements of one batch on the same core")
+	_, placed := f.Instance("i-3")
+	require.False(t, placed, "a refused batch places nothing")
+
+	placeOK(t, f, 13, at("e2", testSpec("i-5", []int{0, 1}, 1))) // same cores, other executor
+	reportOK(t, f, "e1", 14, rep("e1", "i-1", model.InstanceStopped, 1, 1))
+	placeOK(t, f, 15, at("e1", testSpec("i-2", []int{1}, 1))) // freed once i-1 ended
 }
 
 // ---- snapshot and determinism with executors and instances ----

@@ -98,7 +98,8 @@ func (f *FSM) ChangingReports(executorID string, reports []model.InstanceReport)
 			continue
 		}
 		if r.Info.State != rep.Info.State || r.Info.ErrorMessage != rep.Info.ErrorMessage ||
-			!maps.Equal(r.Info.LocalInfo.Ports, rep.Info.LocalInfo.Ports) {
+			!maps.Equal(r.Info.LocalInfo.Ports, rep.Info.LocalInfo.Ports) ||
+			(r.Kind() == model.KindTask && resultChanges(r.TaskResult, taskResultOf(r, rep.TaskResult, rep.Info.State))) {
 			out = append(out, rep)
 		}
 	}
@@ -161,4 +162,12 @@ func (f *FSM) AllExecutorUsage() map[string]Usage {
 		}
 	}
 	return out
+}
+
+// resultChanges reports whether storing next would change a task's result.
+func resultChanges(old, next *model.TaskResult) bool {
+	if old == nil || next == nil {
+		return old != next
+	}
+	return *old != *next
 }

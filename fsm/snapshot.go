@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/drove-go/drove/fsm/model"
 	"github.com/hashicorp/go-hclog"
@@ -34,6 +35,9 @@ const (
 	recordExecutor       = "executor"
 	recordInstance       = "instance"
 	recordApp            = "app"
+	recordService        = "localService"
+	recordSchedule       = "maintenanceSchedule"
+	recordMachine        = "machine"
 )
 
 type snapshot struct {
@@ -43,6 +47,19 @@ type snapshot struct {
 	executors      []*model.ExecutorInfo
 	instances      []*model.InstanceRecord
 	apps           []*model.ApplicationInfo
+	services       []*model.LocalServiceInfo
+	schedule       model.MaintenanceSchedule
+	machines       []*model.MachineStatus
+}
+
+// sort orders every entity by id, so replicas that applied the same log
+// write byte-identical snapshots (map iteration order is random).
+func (s *snapshot) sort() {
+	sort.Slice(s.executors, func(i, j int) bool { return s.executors[i].ExecutorID < s.executors[j].ExecutorID })
+	sort.Slice(s.instances, func(i, j int) bool { return s.instances[i].Info.InstanceID < s.instances[j].Info.InstanceID })
+	sort.Slice(s.apps, func(i, j int) bool { return s.apps[i].AppID < s.apps[j].AppID })
+	sort.Slice(s.services, func(i, j int) bool { return s.services[i].ServiceID < s.services[j].ServiceID })
+	sort.Slice(s.machines, func(i, j int) bool { return s.machines[i].ID.Key() < s.machines[j].ID.Key() })
 }
 
 // Persist encodes the snapshot into the sink, cancelling it on any error.
@@ -90,6 +107,21 @@ func (s *snapshot) write(w io.Writer) error {
 	}
 	for _, a := range s.apps {
 		if err := put(recordApp, a); err != nil {
+			return err
+		}
+	}
+	for _, ls := range s.services {
+		if err := put(recordService, ls); err != nil {
+			return err
+		}
+	}
+	if len(s.schedule.Windows) > 0 {
+		if err := put(recordSchedule, s.schedule); err != nil {
+			return err
+		}
+	}
+	for _, m := range s.machines {
+		if err := put(recordMachine, m); err != nil {
 			return err
 		}
 	}
@@ -144,6 +176,18 @@ func readSnapshot(r io.Reader, cfg Config, logger hclog.Logger) (*state, error) 
 			var a model.ApplicationInfo
 			if err = json.Unmarshal(rec.Data, &a); err == nil {
 				st.apps[a.AppID] = &a
+			}
+		case recordService:
+			var ls model.LocalServiceInfo
+			if err = json.Unmarshal(rec.Data, &ls); err == nil {
+				st.services[ls.ServiceID] = &ls
+			}
+		case recordSchedule:
+			err = json.Unmarshal(rec.Data, &st.schedule)
+		case recordMachine:
+			var m model.MachineStatus
+			if err = json.Unmarshal(rec.Data, &m); err == nil {
+				st.machines[m.ID.Key()] = &m
 			}
 		default:
 			logger.Warn("skipping unknown snapshot record", "kind", rec.Kind)

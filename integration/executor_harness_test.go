@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -109,6 +110,15 @@ func waitExecutorState(t testing.TB, tc *testCluster, id string, st model.Execut
 func placeInstances(t testing.TB, tc *testCluster, execID string, n int) []string {
 	t.Helper()
 	req := fsm.InstancesPlaceRequest{Timestamp: time.Now().UnixMilli()}
+	leader := tc.nodes[tc.waitForLeader(10*time.Second)].c
+	used, _ := leader.FSM().ExecutorUsage(execID)
+	var free []int // NUMA node 0 cores no active instance holds: the FSM refuses shared cores
+	for c := 0; c < 4; c++ {
+		if !slices.Contains(used[0], c) {
+			free = append(free, c)
+		}
+	}
+	require.GreaterOrEqual(t, len(free), n, "free cores on NUMA node 0 of %s", execID)
 	var ids []string
 	for k := 0; k < n; k++ {
 		id := "AI-" + uuid.NewString()
@@ -117,7 +127,7 @@ func placeInstances(t testing.TB, tc *testCluster, execID string, n int) []strin
 			AppID: "test-app-1", AppName: "test-app", InstanceID: id,
 			Executable: model.Executable{Type: "DOCKER", URL: "drove/test:" + strconv.Itoa(k)},
 			Resources: []model.ResourceAllocation{
-				{Type: model.ResourceCPU, Cores: map[int][]int{0: {k % 2}}},
+				{Type: model.ResourceCPU, Cores: map[int][]int{0: {free[k]}}},
 				{Type: model.ResourceMemory, MemoryInMB: map[int]int64{0: 64}},
 			},
 			Ports: []model.PortSpec{{Name: "main", Port: 8000, Type: model.PortHTTP}},
@@ -125,7 +135,7 @@ func placeInstances(t testing.TB, tc *testCluster, execID string, n int) []strin
 	}
 	cmd, err := fsm.Encode(fsm.InstancesPlaceType, req)
 	require.NoError(t, err)
-	_, err = tc.nodes[tc.waitForLeader(10*time.Second)].c.Node().Apply(cmd)
+	_, err = leader.Node().Apply(cmd)
 	require.NoError(t, err)
 	return ids
 }

@@ -88,7 +88,7 @@ func TestExecutors_DispatchStartStopAndHealLostMessage(t *testing.T) {
 	var nd model.ExecutorNodeData
 	r.data(t, &nd)
 	require.Len(t, nd.Instances, 3)
-	require.Equal(t, map[int][]int{0: {0, 0, 1}}, nd.State.CPUs.UsedCores, "allocations of the three instances")
+	require.Equal(t, map[int][]int{0: {0, 1, 2}}, nd.State.CPUs.UsedCores, "allocations of the three instances")
 
 	stopInstances(t, tc, ids[:1])
 	waitInstanceState(t, tc, ids[:1], model.InstanceStopped, 10*time.Second)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/drove-go/drove/cluster"
+	"github.com/drove-go/drove/fsm/model"
 	"github.com/gorilla/mux"
 )
 
@@ -36,7 +37,7 @@ type route struct {
 
 // routes is the one route table of the controller API.
 func (a *api) routes() []route {
-	return []route{
+	rs := []route{
 		{method: "GET", path: "/apis/v1/ping", h: a.ping},
 		{method: "GET", path: "/apis/v1/cluster", h: a.clusterSummary},
 		{method: "POST", path: "/apis/v1/cluster/maintenance/set", roles: maintenanceRole, h: a.setMaintenance},
@@ -64,15 +65,19 @@ func (a *api) routes() []route {
 		{method: "GET", path: "/apis/v1/applications/{id}/instances", h: a.getAppInstances},
 		{method: "GET", path: "/apis/v1/applications/{id}/instances/old", h: a.getOldInstances},
 		{method: "GET", path: "/apis/v1/applications/{appId}/instances/{instanceId}", h: a.getAppInstance},
-		{method: "GET", path: "/apis/v1/logfiles/applications/{appId}/{instanceId}/list", roles: logsRole, raw: a.logFilesList},
-		{method: "GET", path: "/apis/v1/logfiles/applications/{appId}/{instanceId}/read/{fileName}", roles: logsRole, raw: a.logFilesRead},
-		{method: "GET", path: "/apis/v1/logfiles/applications/{appId}/{instanceId}/download/{fileName}", roles: logsRole, raw: a.logFilesDownload},
 		{method: "GET", path: "/apis/v1/endpoints", h: a.endpoints},
 		{method: "GET", path: "/apis/v1/endpoints/app/{appName}", h: a.endpoints},
 		{method: "POST", path: "/apis/v1/internal/executors/register", roles: nodeRole, h: a.registerExecutor},
 		{method: "POST", path: "/apis/v1/internal/executors/{id}/report", roles: nodeRole, h: a.executorReport},
 		{method: "GET", path: "/apis/v1/internal/executors/{id}/instances/expected", roles: nodeRole, h: a.expectedInstances},
 	}
+	rs = append(rs, a.serviceRoutes()...)
+	rs = append(rs, a.executorMaintenanceRoutes()...)
+	rs = append(rs, a.scheduleRoutes()...)
+	rs = append(rs, a.taskRoutes()...)
+	rs = append(rs, a.logFileRoutes("/apis/v1/logfiles/applications", model.KindApp)...)
+	rs = append(rs, a.logFileRoutes("/apis/v1/logfiles/localservices", model.KindLocalService)...)
+	return append(rs, a.logFileRoutes("/apis/v1/logfiles/tasks", model.KindTask)...)
 }
 
 // router builds the mux: the route table plus /healthz and enveloped 404/405s.

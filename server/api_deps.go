@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"sync"
 	"sync/atomic"
 
 	"github.com/drove-go/drove/cluster"
@@ -20,12 +21,14 @@ type api struct {
 	version  string
 	logger   hclog.Logger
 
-	fsm   *fsm.FSM
-	node  *cluster.Node
-	pool  *gossip.Pool
-	auth  *authenticator
-	fwd   *forwarder
-	peers *nodeClient
+	fsm  *fsm.FSM
+	node *cluster.Node
+	pool *gossip.Pool
+	auth *authenticator
+	fwd  *forwarder
+
+	taskMu sync.Mutex // serialises task placement (see createTask)
+	peers  *nodeClient
 
 	// leaderReady is set once this node, as leader, has applied every entry
 	// committed before its term (a barrier), and cleared when leadership is

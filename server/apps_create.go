@@ -42,7 +42,7 @@ func (a *api) createApp(b appOperationBody) (any, error) {
 	now := time.Now()
 	app := model.ApplicationInfo{AppID: id, Spec: *b.Spec, Instances: n, State: model.AppMonitoring}
 	if n > 0 {
-		if err := scheduler.CheckCapacity(schedulerState(a.fsm), placementRequest(*b.Spec), n); err != nil {
+		if err := scheduler.CheckCapacity(a.c.schedulerState(), placementRequest(*b.Spec), n); err != nil {
 			return nil, capacityError(err)
 		}
 		op := a.c.newOperation(id, model.OpScale, model.OpCreate, s, now)

@@ -70,7 +70,7 @@ func (a *api) submitOperation(_ http.ResponseWriter, r *http.Request) (any, erro
 		return nil, err
 	}
 	body.Type = strings.ToUpper(strings.TrimSpace(body.Type))
-	if a.c.inMaintenanceWindow(time.Now()) {
+	if a.c.inMaintenance() {
 		return nil, invalid("Cluster is in maintenance mode")
 	}
 	if body.Type == string(model.OpCreate) {
@@ -137,7 +137,7 @@ func (a *api) planOperation(app model.ApplicationInfo, t model.OperationType, b 
 	if len(errs) > 0 {
 		return fsm.AppOperationStartRequest{}, invalid(errs...)
 	}
-	v := classify(a.fsm.Instances(func(r *model.InstanceRecord) bool { return r.Info.AppID == app.AppID }))
+	v := classify(a.fsm.Instances(func(r *model.InstanceRecord) bool { return r.BelongsTo(model.KindApp, app.AppID) }))
 	// ExpectVersion: counts below are relative to what was read; the FSM
 	// refuses the operation if the app changed meanwhile.
 	req := fsm.AppOperationStartRequest{AppID: app.AppID, Desired: app.Instances, ExpectVersion: app.Version, Timestamp: now.UnixMilli()}
@@ -218,12 +218,19 @@ func activeTargets(app model.ApplicationInfo, ids []string, v appInstances) ([]s
 
 // healthyTargets checks REPLACE_INSTANCES ids (default: every healthy instance).
 func healthyTargets(app model.ApplicationInfo, ids []string, v appInstances) ([]string, error) {
+	return healthyIDs(ids, v, "There are no replaceable healthy instances for app "+app.AppID,
+		"There are no replaceable healthy instances with ids: ")
+}
+
+// healthyIDs checks that ids are healthy instances of v (none given: every
+// healthy one, oldest first); none / badPrefix are the refusal messages.
+func healthyIDs(ids []string, v appInstances, none, badPrefix string) ([]string, error) {
 	if len(ids) == 0 {
 		for _, r := range oldestFirst(v.healthy) {
 			ids = append(ids, r.Info.InstanceID)
 		}
 		if len(ids) == 0 {
-			return nil, invalid(fmt.Sprintf("There are no replaceable healthy instances for app %s", app.AppID))
+			return nil, invalid(none)
 		}
 		return ids, nil
 	}
@@ -234,7 +241,7 @@ func healthyTargets(app model.ApplicationInfo, ids []string, v appInstances) ([]
 		}
 	}
 	if len(bad) > 0 {
-		return nil, invalid("There are no replaceable healthy instances with ids: " + strings.Join(bad, ", "))
+		return nil, invalid(badPrefix + strings.Join(bad, ", "))
 	}
 	return dedupe(ids), nil
 }
@@ -257,7 +264,7 @@ func (a *api) checkCapacity(app model.ApplicationInfo, extra int) error {
 	if extra <= 0 {
 		return nil
 	}
-	if err := scheduler.CheckCapacity(schedulerState(a.fsm), placementRequest(app.Spec), extra); err != nil {
+	if err := scheduler.CheckCapacity(a.c.schedulerState(), placementRequest(app.Spec), extra); err != nil {
 		return capacityError(err)
 	}
 	return nil

@@ -14,7 +14,7 @@ import (
 
 func (a *api) appSummary(app model.ApplicationInfo) model.AppSummary {
 	healthy := len(a.fsm.Instances(func(r *model.InstanceRecord) bool {
-		return r.Info.AppID == app.AppID && r.Info.State == model.InstanceHealthy
+		return r.BelongsTo(model.KindApp, app.AppID) && r.Info.State == model.InstanceHealthy
 	}))
 	tags := app.Spec.Tags
 	if tags == nil {
@@ -97,17 +97,13 @@ func (a *api) getAppInstances(_ http.ResponseWriter, r *http.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	want := map[model.InstanceState]bool{}
-	for _, s := range r.URL.Query()["state"] {
-		st, ok := model.ParseInstanceState(s)
-		if !ok {
-			return nil, invalid(fmt.Sprintf("state - unknown instance state %q", s))
-		}
-		want[st] = true
+	keep, err := stateFilter(r)
+	if err != nil {
+		return nil, err
 	}
 	out := []model.InstanceInfo{}
-	for _, rec := range a.fsm.Instances(func(rec *model.InstanceRecord) bool { return rec.Info.AppID == app.AppID }) {
-		if (len(want) == 0 && rec.Info.State.IsActive()) || want[rec.Info.State] {
+	for _, rec := range a.fsm.Instances(func(rec *model.InstanceRecord) bool { return rec.BelongsTo(model.KindApp, app.AppID) }) {
+		if keep(rec.Info.State) {
 			out = append(out, rec.Info)
 		}
 	}
@@ -126,7 +122,7 @@ func (a *api) getOldInstances(_ http.ResponseWriter, r *http.Request) (any, erro
 	}
 	var old []model.InstanceInfo
 	for _, rec := range a.fsm.Instances(func(rec *model.InstanceRecord) bool {
-		return rec.Info.AppID == app.AppID && rec.Info.State.IsTerminal()
+		return rec.BelongsTo(model.KindApp, app.AppID) && rec.Info.State.IsTerminal()
 	}) {
 		old = append(old, rec.Info)
 	}
@@ -141,7 +137,7 @@ func (a *api) getOldInstances(_ http.ResponseWriter, r *http.Request) (any, erro
 func (a *api) getAppInstance(_ http.ResponseWriter, r *http.Request) (any, error) {
 	appID, iid := mux.Vars(r)["appId"], mux.Vars(r)["instanceId"]
 	rec, ok := a.fsm.Instance(iid)
-	if !ok || rec.Info.AppID != appID {
+	if !ok || !rec.BelongsTo(model.KindApp, appID) {
 		return nil, &failedResult{message: "No such application instance " + appID + "/" + iid}
 	}
 	return rec.Info, nil
@@ -175,7 +171,7 @@ func (a *api) getOperation(_ http.ResponseWriter, r *http.Request) (any, error) 
 		return nil, &failedResult{message: "No operation recorded for app " + app.AppID}
 	}
 	op := *app.Operation
-	v := classify(a.fsm.Instances(func(rec *model.InstanceRecord) bool { return rec.Info.AppID == app.AppID }))
+	v := classify(a.fsm.Instances(func(rec *model.InstanceRecord) bool { return rec.BelongsTo(model.KindApp, app.AppID) }))
 	op.JobsDone, op.JobsFailed = v.jobCounts(op.ID)
 	op.JobsTotal = max(op.JobsTotal, op.JobsDone)
 	return operationProgress{OperationRecord: op, AppState: app.State}, nil
@@ -214,7 +210,7 @@ func (a *api) endpoints(_ http.ResponseWriter, r *http.Request) (any, error) {
 		}
 		e := exposedApp{AppName: s.Name, AppID: app.AppID, Vhost: s.ExposureSpec.Vhost, Tags: s.Tags, Hosts: []exposedHost{}}
 		for _, rec := range a.fsm.Instances(func(rec *model.InstanceRecord) bool {
-			return rec.Info.AppID == app.AppID && rec.Info.State == model.InstanceHealthy && !rec.StopRequested
+			return rec.BelongsTo(model.KindApp, app.AppID) && rec.Info.State == model.InstanceHealthy && !rec.StopRequested
 		}) {
 			if p, ok := rec.Info.LocalInfo.Ports[s.ExposureSpec.PortName]; ok {
 				e.Hosts = append(e.Hosts, exposedHost{Host: rec.Info.LocalInfo.Hostname, Port: p.HostPort, PortType: p.PortType})
@@ -269,4 +265,18 @@ func (a *api) ruleDryRun(_ http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	return map[string]any{"status": check.Status == "SUCCESS" && eval.Result != nil && *eval.Result,
 		"checkResult": check, "evalResult": eval}, nil
+}
+
+// stateFilter parses the repeatable ?state= parameter of the instance
+// lists: the states asked for, or Drove's active states when none is.
+func stateFilter(r *http.Request) (func(model.InstanceState) bool, error) {
+	want := map[model.InstanceState]bool{}
+	for _, s := range r.URL.Query()["state"] {
+		st, ok := model.ParseInstanceState(s)
+		if !ok {
+			return nil, invalid(fmt.Sprintf("state - unknown instance state %q", s))
+		}
+		want[st] = true
+	}
+	return func(st model.InstanceState) bool { return (len(want) == 0 && st.IsActive()) || want[st] }, nil
 }

@@ -1,36 +1,49 @@
 package server
 
 import (
+	"time"
+
 	"github.com/drove-go/drove/fsm"
 	"github.com/drove-go/drove/fsm/model"
 	"github.com/drove-go/drove/scheduler"
 )
 
 // schedulerState builds the scheduler's read-only view from the FSM:
-// executors that are not REMOVED with their usage, and active instances.
-func schedulerState(f *fsm.FSM) scheduler.State {
+// executors that may take new instances now (not REMOVED, not blocked by
+// maintenance) with their usage, and active instances.
+func (c *Controller) schedulerState() scheduler.State {
+	return schedulerStateOf(c.fsm, c.availability(time.Now()).noNew)
+}
+
+// schedulerStateOf is schedulerState with the blocked executors given.
+func schedulerStateOf(f *fsm.FSM, blocked map[string]string) scheduler.State {
 	usage := f.AllExecutorUsage()
+	unready := f.UnreadyExecutors()
 	var st scheduler.State
 	for _, e := range f.Executors() {
-		if e.State == model.ExecutorRemoved {
+		if _, no := blocked[e.ExecutorID]; no || e.State == model.ExecutorRemoved {
 			continue
 		}
 		u := usage[e.ExecutorID]
+		state := e.State
+		if state == model.ExecutorActive && unready[e.ExecutorID] {
+			state = model.ExecutorUnready
+		}
 		st.Executors = append(st.Executors, scheduler.ExecutorView{
-			ID: e.ExecutorID, Hostname: e.Hostname, State: e.State, Tags: e.Tags, Metadata: e.Metadata,
+			ID: e.ExecutorID, Hostname: e.Hostname, State: state, Tags: e.Tags, Metadata: e.Metadata,
 			Layout: e.Layout, UsedCores: u.Cores, UsedMemory: u.Memory,
 		})
 	}
 	for _, r := range f.Instances(func(r *model.InstanceRecord) bool { return r.Info.State.IsActive() }) {
 		st.Instances = append(st.Instances, scheduler.InstanceView{
-			GroupID: r.Info.AppID, GroupName: r.Info.AppName, ExecutorID: r.Info.ExecutorID, State: r.Info.State})
+			GroupID: groupID(r.Kind(), r.Info.AppID), GroupName: r.Info.AppName, ExecutorID: r.Info.ExecutorID, State: r.Info.State})
 	}
 	return st
 }
 
 // placementRequest is what the scheduler needs about one instance of an app.
 func placementRequest(spec model.ApplicationSpec) scheduler.Request {
-	req := scheduler.Request{GroupID: spec.AppID(), GroupName: spec.Name, Cores: spec.Cores(), MemoryMB: spec.MemoryMB(), Env: spec.Env}
+	req := scheduler.Request{GroupID: groupID(model.KindApp, spec.AppID()), GroupName: spec.Name, Cores: spec.Cores(), MemoryMB: spec.MemoryMB(), Env: spec.Env}
 	if spec.PlacementPolicy != nil {
 		req.Policy = *spec.PlacementPolicy
 	} else {
@@ -53,4 +66,13 @@ func instanceSpec(app model.ApplicationInfo, id string, p scheduler.Placement) m
 		Healthcheck: s.Healthcheck, Readiness: s.Readiness, LoggingSpec: s.Logging,
 		Env: s.Env, Args: s.Args, Devices: s.Devices, PreShutdown: s.PreShutdown, UserSpec: s.UserSpec,
 	}
+}
+
+// groupID is what the scheduler's per-host policies count instances by:
+// an app's, a service's or a source app's tasks, each in its own namespace.
+func groupID(k model.InstanceKind, id string) string {
+	if k == model.KindApp {
+		return id
+	}
+	return string(k) + "/" + id
 }

@@ -53,7 +53,8 @@ func staleIDs(recs []model.InstanceRecord, maxOld int, maxAge time.Duration, now
 	byApp := map[string][]model.InstanceRecord{}
 	for _, r := range recs {
 		if r.Info.State.IsTerminal() {
-			byApp[r.Info.AppID] = append(byApp[r.Info.AppID], r)
+			key := string(r.Kind()) + "/" + r.Info.AppID
+			byApp[key] = append(byApp[key], r)
 		}
 	}
 	cutoff := now.Add(-maxAge).UnixMilli()
@@ -61,7 +62,8 @@ func staleIDs(recs []model.InstanceRecord, maxOld int, maxAge time.Duration, now
 	for _, list := range byApp {
 		sort.Slice(list, func(i, j int) bool { return list[i].Info.Updated > list[j].Info.Updated })
 		for i, r := range list {
-			if i >= maxOld || r.Info.Updated < cutoff {
+			// Each task is its own record, kept (and its id reserved) until it ages out.
+			if (i >= maxOld && r.Kind() != model.KindTask) || r.Info.Updated < cutoff {
 				del = append(del, r.Info.InstanceID)
 			}
 		}

@@ -23,11 +23,12 @@ func (a *api) clusterSummary(http.ResponseWriter, *http.Request) (any, error) {
 		leader = addr
 	}
 	sum := model.ClusterSummary{Leader: leader, State: a.fsm.ClusterState().State}
+	unready := a.fsm.UnreadyExecutors()
 	for _, e := range a.fsm.Executors() {
 		if e.State == model.ExecutorRemoved {
 			continue
 		}
-		s := a.executorSummary(e)
+		s := a.executorSummary(e, unready)
 		sum.NumExecutors++
 		sum.FreeCores += s.FreeCores
 		sum.UsedCores += s.UsedCores
@@ -36,6 +37,21 @@ func (a *api) clusterSummary(http.ResponseWriter, *http.Request) (any, error) {
 	}
 	sum.TotalCores = sum.FreeCores + sum.UsedCores
 	sum.TotalMemory = sum.FreeMemory + sum.UsedMemory
+	for _, app := range a.fsm.Applications() {
+		sum.NumApplications++
+		if app.State.IsActive() {
+			sum.NumActiveApplications++
+		}
+	}
+	for _, ls := range a.fsm.LocalServices() {
+		sum.NumLocalServices++
+		if ls.ActivationState == model.ActivationActive {
+			sum.NumActiveLocalServices++
+		}
+	}
+	sum.NumActiveTasks = len(a.fsm.Instances(func(r *model.InstanceRecord) bool {
+		return r.Kind() == model.KindTask && r.Info.State.IsTaskActive()
+	}))
 	return sum, nil
 }
 

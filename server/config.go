@@ -51,6 +51,10 @@ type ControllerConfig struct {
 	// MaintenanceGrace extends the maintenance window past a state change
 	// (Drove: 40 s, so executors report fresh state before monitors act).
 	MaintenanceGrace time.Duration
+	// MaintenanceLeadTime is how long before a scheduled maintenance
+	// window opens its machines stop taking instances and their
+	// applications are migrated elsewhere.
+	MaintenanceLeadTime time.Duration
 	// AllowedMountDirs, DisableCmdlArgs and EnableRawDeviceAccess are
 	// Drove's options constraining specs (volumes, args, devices).
 	AllowedMountDirs      []string
@@ -82,6 +86,7 @@ func DefaultControllerConfig() ControllerConfig {
 		OutageCheckInterval:      5 * time.Second,
 		RecoverBackoff:           time.Minute,
 		MaintenanceGrace:         model.MaintenanceWindowGrace,
+		MaintenanceLeadTime:      15 * time.Minute,
 		Raft:                     cluster.DefaultConfig(),
 		Gossip:                   gossip.DefaultConfig(),
 		FSM:                      fsm.DefaultConfig(),

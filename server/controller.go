@@ -36,6 +36,8 @@ type Controller struct {
 	left         chan struct{}
 	leftOnce     sync.Once
 	shutdownOnce sync.Once
+
+	fullReports sync.Map // executor id → fullReport: its last full report received as leader
 }
 
 // NewController starts a controller: it listens, joins gossip, opens or
@@ -97,7 +99,9 @@ func (c *Controller) start() error {
 	mon := &leadershipMonitor{node: c.node, logger: c.logger.Named("leader"), establish: c.establishLeadership,
 		tasks: []leaderTask{c.reconcileControllers,
 			(&executorMonitor{c: c, absentGrace: c.cfg.ExecutorAbsentGrace, retention: c.cfg.RemovedExecutorRetention, now: time.Now}).run,
-			newDispatcher(c).run, newOpEngine(c).run,
+			newDispatcher(c).run, newOpEngine(c).run, newServiceEngine(c).run,
+			(&taskMonitor{c: c, interval: time.Second, now: time.Now}).run,
+			(&migrator{c: c, interval: time.Second, backoff: c.cfg.RecoverBackoff, now: time.Now}).run,
 			(&outageMonitor{c: c, interval: c.cfg.OutageCheckInterval, recoverBackoff: c.cfg.RecoverBackoff, now: time.Now}).run,
 			(&staleCleaner{c: c, interval: time.Minute, maxOld: 100, maxAge: 7 * 24 * time.Hour, now: time.Now}).run},
 		onLost: func() { c.api.leaderReady.Store(false) }}

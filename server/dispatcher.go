@@ -160,6 +160,9 @@ func (d *dispatcher) send(ctx context.Context, key string, kind model.MessageTyp
 		msg.Spec = &spec
 	} else {
 		msg.InstanceID = rec.Info.InstanceID
+		if exec.Drain != nil && exec.Drain.MaxGracePeriodMs > 0 {
+			msg.GracePeriodMs = exec.Drain.MaxGracePeriodMs // a drain bounds the kill grace period
+		}
 	}
 	var err error
 	if drop := d.c.cfg.DropDispatch; drop == nil || !drop(msg) {

@@ -19,6 +19,12 @@ type executorMonitor struct {
 	absentGrace time.Duration
 	retention   time.Duration
 	now         func() time.Time
+	// deadSince is when this leader first saw an executor dead or gone in
+	// gossip. An executor that registered again after that is back: the
+	// entry is its old incarnation, which gossip replaces once the new
+	// one's alive message spreads (memberlist does not expose when a
+	// member's state changed).
+	deadSince map[string]time.Time
 }
 
 func (m *executorMonitor) run(ctx context.Context) {
@@ -49,17 +55,33 @@ func (m *executorMonitor) reconcile(leaderSince time.Time) {
 		}
 	}
 	now := m.now()
+	// In maintenance executors restart (upgrades): marking one lost would
+	// make its instances LOST and its containers be stopped when it returns.
+	paused := m.c.monitorsPaused(now)
 	var purge []string
 	for _, e := range m.c.fsm.Executors() {
 		if e.State == model.ExecutorRemoved {
-			if now.Sub(time.UnixMilli(e.Removed)) > m.retention {
+			if now.Sub(time.UnixMilli(e.Removed)) > m.retention && !e.Gone && e.DrainState() != model.DrainDraining {
 				purge = append(purge, e.ExecutorID)
 			}
 			continue
 		}
+		if paused {
+			continue
+		}
 		mem, seen := members[e.ExecutorID]
+		if seen && mem.Alive() {
+			delete(m.deadSince, e.ExecutorID)
+		} else if seen && m.rejoinedSinceDeath(e, now) {
+			continue
+		}
+		// A new leader's gossip view is the least settled (after a restart of
+		// every controller its pool may briefly hold stale deaths that the
+		// executors then refute): a death counts only after deathSettle.
 		var reason string
 		switch {
+		case now.Sub(leaderSince) <= min(m.absentGrace, deathSettle):
+			continue
 		case seen && mem.State == gossip.MemberDead:
 			reason = "executor failed (gossip)"
 		case seen && mem.State == gossip.MemberLeft:
@@ -85,4 +107,23 @@ func (m *executorMonitor) markLost(id, reason string, now time.Time) {
 	if _, err := m.c.node.Apply(cmd); err != nil {
 		m.c.logger.Warn("marking executor lost failed", "executor", id, "error", err)
 	}
+}
+
+// deathSettle is how long a new leader waits before acting on a gossip
+// death (bounded by the absence grace).
+const deathSettle = 5 * time.Second
+
+// rejoinedSinceDeath records when the executor was first seen dead and
+// reports whether it registered again (as new, or back from REMOVED)
+// since then.
+func (m *executorMonitor) rejoinedSinceDeath(e model.ExecutorInfo, now time.Time) bool {
+	if m.deadSince == nil {
+		m.deadSince = map[string]time.Time{}
+	}
+	since, ok := m.deadSince[e.ExecutorID]
+	if !ok {
+		m.deadSince[e.ExecutorID] = now
+		return false
+	}
+	return e.Joined > since.UnixMilli()
 }

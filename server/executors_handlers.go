@@ -49,7 +49,9 @@ func sumMemory(m map[int]int64) int64 {
 	return n
 }
 
-func (a *api) executorSummary(e model.ExecutorInfo) model.ExecutorSummary {
+// executorSummary is Drove's ExecutorSummary; unready is UnreadyExecutors
+// (computed once per request).
+func (a *api) executorSummary(e model.ExecutorInfo, unready map[string]bool) model.ExecutorSummary {
 	res := a.executorResources(e)
 	tags := e.Tags
 	if tags == nil {
@@ -59,16 +61,29 @@ func (a *api) executorSummary(e model.ExecutorInfo) model.ExecutorSummary {
 		ExecutorID: e.ExecutorID, Hostname: e.Hostname, Port: e.Port, TransportType: e.TransportType,
 		FreeCores: countCores(res.CPUs.FreeCores), UsedCores: countCores(res.CPUs.UsedCores),
 		FreeMemory: sumMemory(res.Memory.FreeMemory), UsedMemory: sumMemory(res.Memory.UsedMemory),
-		Tags: tags, State: e.State,
+		Tags: tags, State: a.executorState(e, unready), DrainState: e.DrainState(), Deactivated: e.Deactivated,
 	}
+}
+
+// executorState is the state the API shows: ACTIVE executors that lack
+// healthy instances of an active local service are UNREADY, as in Drove.
+func (a *api) executorState(e model.ExecutorInfo, unready map[string]bool) model.ExecutorState {
+	if e.State != model.ExecutorActive {
+		return e.State
+	}
+	if unready[e.ExecutorID] {
+		return model.ExecutorUnready
+	}
+	return e.State
 }
 
 // executorsList is GET /cluster/executors: live executors and recently removed ones.
 func (a *api) executorsList(http.ResponseWriter, *http.Request) (any, error) {
 	execs := a.fsm.Executors()
 	out := make([]model.ExecutorSummary, 0, len(execs))
+	unready := a.fsm.UnreadyExecutors()
 	for _, e := range execs {
-		out = append(out, a.executorSummary(e))
+		out = append(out, a.executorSummary(e, unready))
 	}
 	return out, nil
 }
@@ -80,11 +95,18 @@ func (a *api) executorInfo(_ http.ResponseWriter, r *http.Request) (any, error) 
 	if !ok {
 		return nil, &failedResult{message: "No executor found with id: " + id}
 	}
-	instances := []model.InstanceInfo{}
+	instances, tasks, services := []model.InstanceInfo{}, []model.TaskInfo{}, []model.LocalServiceInstanceInfo{}
 	for _, rec := range a.fsm.Instances(func(r *model.InstanceRecord) bool {
 		return r.Info.ExecutorID == id && r.Info.State.IsActive()
 	}) {
-		instances = append(instances, rec.Info)
+		switch rec.Kind() {
+		case model.KindTask:
+			tasks = append(tasks, model.TaskView(rec))
+		case model.KindLocalService:
+			services = append(services, model.LocalServiceInstance(rec))
+		default:
+			instances = append(instances, rec.Info)
+		}
 	}
 	tags, meta := e.Tags, e.Metadata
 	if tags == nil {
@@ -95,7 +117,7 @@ func (a *api) executorInfo(_ http.ResponseWriter, r *http.Request) (any, error) 
 	}
 	return model.ExecutorNodeData{
 		Type: "EXECUTOR", Hostname: e.Hostname, Port: e.Port, TransportType: e.TransportType, Updated: e.Updated,
-		State: a.executorResources(e), Instances: instances, Tasks: []any{}, ServiceInsts: []any{},
-		Tags: tags, Metadata: meta, ExecutorState: e.State,
+		State: a.executorResources(e), Instances: instances, Tasks: tasks, ServiceInsts: services,
+		Tags: tags, Metadata: meta, ExecutorState: a.executorState(e, a.fsm.UnreadyExecutors()), DrainState: e.DrainState(), Deactivated: e.Deactivated,
 	}, nil
 }

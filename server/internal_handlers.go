@@ -65,6 +65,15 @@ func (a *api) executorReport(_ http.ResponseWriter, r *http.Request) (any, error
 	if !ok || e.State == model.ExecutorRemoved {
 		return model.ReportAck{Reregister: true}, nil
 	}
+	if rep.Full {
+		active := 0
+		for _, in := range rep.Instances {
+			if !in.Info.State.IsTerminal() {
+				active++
+			}
+		}
+		a.c.noteFullReport(id, time.Now(), active)
+	}
 	changing := a.fsm.ChangingReports(id, rep.Instances)
 	if len(changing) == 0 {
 		return model.ReportAck{}, nil
@@ -90,7 +99,11 @@ func (a *api) expectedInstances(_ http.ResponseWriter, r *http.Request) (any, er
 	e, ok := a.fsm.Executor(id)
 	out.Known = ok && e.State != model.ExecutorRemoved
 	if !out.Known {
+		out.Shutdown = ok && (e.Gone || a.fsm.MachineDown(e.Hostname))
 		return out, nil
+	}
+	if e.Drain != nil && e.Drain.State == model.DrainDraining {
+		out.StopGracePeriodMs = e.Drain.MaxGracePeriodMs
 	}
 	for _, rec := range a.fsm.Instances(func(r *model.InstanceRecord) bool {
 		return r.Info.ExecutorID == id && !r.Info.State.IsTerminal()

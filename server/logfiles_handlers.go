@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/drove-go/drove/fsm/model"
@@ -42,17 +43,22 @@ const maxExecutorErrorBody = 16 << 10
 // yyyy-MM-dd_HH-mm-ss).
 const renameLayout = "2006-01-02_15-04-05"
 
-func (a *api) logFilesList(w http.ResponseWriter, r *http.Request) { a.proxyLogFiles(w, r, "list") }
-
-func (a *api) logFilesRead(w http.ResponseWriter, r *http.Request) { a.proxyLogFiles(w, r, "read") }
-
-func (a *api) logFilesDownload(w http.ResponseWriter, r *http.Request) {
-	a.proxyLogFiles(w, r, "download")
+// logFileRoutes are the three log-file routes under prefix for one kind of
+// instance: {appId}/{instanceId} is an app id and instance id, a service id
+// and instance id, or a task's sourceAppName and taskId.
+func (a *api) logFileRoutes(prefix string, kind model.InstanceKind) []route {
+	var out []route
+	for _, op := range []string{"list", "read/{fileName}", "download/{fileName}"} {
+		verb := strings.SplitN(op, "/", 2)[0]
+		out = append(out, route{method: "GET", path: prefix + "/{appId}/{instanceId}/" + op, roles: logsRole,
+			raw: func(w http.ResponseWriter, r *http.Request) { a.proxyLogFiles(w, r, kind, verb) }})
+	}
+	return out
 }
 
 // proxyLogFiles sends one log-file request (op: list, read or download) to
 // the executor running the instance and relays the answer.
-func (a *api) proxyLogFiles(w http.ResponseWriter, r *http.Request, op string) {
+func (a *api) proxyLogFiles(w http.ResponseWriter, r *http.Request, kind model.InstanceKind, op string) {
 	v := mux.Vars(r)
 	appID, instanceID, file := v["appId"], v["instanceId"], v["fileName"]
 	rename := false
@@ -63,11 +69,12 @@ func (a *api) proxyLogFiles(w http.ResponseWriter, r *http.Request, op string) {
 			return
 		}
 	}
-	exec, ok := a.instanceExecutor(appID, instanceID)
+	rec, exec, ok := a.instanceExecutor(kind, appID, instanceID)
 	if !ok {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	appID, instanceID = rec.Info.AppID, rec.Info.InstanceID
 	resp, err := a.callExecutorLogs(r, exec, op, appID, instanceID, file)
 	if err != nil {
 		a.logger.Warn("executor log call failed", "executor", exec.ExecutorID, "instance", instanceID, "error", err)
@@ -93,18 +100,25 @@ func (a *api) proxyLogFiles(w http.ResponseWriter, r *http.Request, op string) {
 	}
 }
 
-// instanceExecutor finds the executor of instance instanceID of appID;
-// false when either is unknown (or the executor was removed).
-func (a *api) instanceExecutor(appID, instanceID string) (model.ExecutorInfo, bool) {
-	rec, ok := a.fsm.Instance(instanceID)
-	if !ok || rec.Info.AppID != appID || rec.Info.ExecutorID == "" {
-		return model.ExecutorInfo{}, false
+// instanceExecutor finds an instance of kind (for a task, id is its
+// taskId) and its executor; false when either is unknown (or the executor
+// was removed).
+func (a *api) instanceExecutor(kind model.InstanceKind, owner, id string) (model.InstanceRecord, model.ExecutorInfo, bool) {
+	var rec model.InstanceRecord
+	var ok bool
+	if kind == model.KindTask {
+		rec, ok = a.fsm.Task(owner, id)
+	} else {
+		rec, ok = a.fsm.Instance(id)
+	}
+	if !ok || !rec.BelongsTo(kind, owner) || rec.Info.ExecutorID == "" {
+		return rec, model.ExecutorInfo{}, false
 	}
 	exec, ok := a.fsm.Executor(rec.Info.ExecutorID)
 	if !ok || exec.State == model.ExecutorRemoved || exec.Hostname == "" || exec.Port == 0 {
-		return model.ExecutorInfo{}, false
+		return rec, model.ExecutorInfo{}, false
 	}
-	return exec, true
+	return rec, exec, true
 }
 
 // callExecutorLogs sends the request to the executor with the cluster

@@ -35,7 +35,13 @@ func (e *opEngine) run(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		changed := e.c.fsm.Changed()
+		// In maintenance operations freeze: stepping would act on failures
+		// (failing instances are stopped and replaced).
+		paused := e.c.inMaintenance()
 		for _, app := range e.c.fsm.Applications() {
+			if paused {
+				break
+			}
 			if op := app.ActiveOperation(); op != nil && ctx.Err() == nil {
 				e.step(app, op)
 			}
@@ -74,7 +80,7 @@ func (p stepPlan) empty() bool {
 }
 
 func (e *opEngine) step(app model.ApplicationInfo, op *model.OperationRecord) {
-	v := classify(e.c.fsm.Instances(func(r *model.InstanceRecord) bool { return r.Info.AppID == app.AppID }))
+	v := classify(e.c.fsm.Instances(func(r *model.InstanceRecord) bool { return r.BelongsTo(model.KindApp, app.AppID) }))
 	now := e.now()
 	var plan stepPlan
 	switch op.Type {
@@ -121,7 +127,7 @@ func (e *opEngine) commit(app model.ApplicationInfo, op *model.OperationRecord, 
 // noCapacity ends an operation that cannot place anything and has nothing in
 // flight; otherwise it waits for in-flight work (which may free resources).
 func (e *opEngine) noCapacity(app model.ApplicationInfo, op *model.OperationRecord, err error, plan stepPlan, now time.Time) error {
-	v := classify(e.c.fsm.Instances(func(r *model.InstanceRecord) bool { return r.Info.AppID == app.AppID }))
+	v := classify(e.c.fsm.Instances(func(r *model.InstanceRecord) bool { return r.BelongsTo(model.KindApp, app.AppID) }))
 	if len(v.starting) > 0 || len(v.stopping) > 0 || len(plan.stop) > 0 || len(plan.fail) > 0 {
 		plan.replaces = nil
 		return e.commit(app, op, plan, now)
@@ -142,7 +148,7 @@ func (e *opEngine) apply(t fsm.MessageType, payload any) error {
 // placements asks the scheduler for one executor per entry of replaces and
 // builds the instances; it returns what fits, and the error if not all did.
 func (e *opEngine) placements(app model.ApplicationInfo, op *model.OperationRecord, replaces []string) ([]fsm.PlaceInstance, error) {
-	sess := scheduler.NewSession(schedulerState(e.c.fsm), e.rng)
+	sess := scheduler.NewSession(e.c.schedulerState(), e.rng)
 	req := placementRequest(app.Spec)
 	var out []fsm.PlaceInstance
 	for _, old := range replaces {

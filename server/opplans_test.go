@@ -595,7 +595,7 @@ func TestPlan_StartInstancesAddsToDesired(t *testing.T) {
 	require.Equal(t, 4, n, "START_INSTANCES 1 on desired 3")
 
 	cfg := DefaultControllerConfig()
-	a := &api{c: &Controller{cfg: cfg}, fsm: h.f}
+	a := &api{c: &Controller{cfg: cfg, fsm: h.f}, fsm: h.f}
 	timeout := model.NewDuration(time.Minute)
 	app := h.app("A")
 	req, err := a.planOperation(app, model.OpStartInstances,

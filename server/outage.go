@@ -37,7 +37,7 @@ func (m *outageMonitor) run(ctx context.Context) {
 
 func (m *outageMonitor) check() {
 	now := m.now()
-	if m.c.inMaintenanceWindow(now) {
+	if m.c.monitorsPaused(now) {
 		return
 	}
 	for _, app := range m.c.fsm.Applications() {
@@ -48,7 +48,7 @@ func (m *outageMonitor) check() {
 			now.Sub(time.UnixMilli(last.Finished)) < m.recoverBackoff {
 			continue
 		}
-		v := classify(m.c.fsm.Instances(func(r *model.InstanceRecord) bool { return r.Info.AppID == app.AppID }))
+		v := classify(m.c.fsm.Instances(func(r *model.InstanceRecord) bool { return r.BelongsTo(model.KindApp, app.AppID) }))
 		if len(v.live) == app.Instances && !anyUnhealthy(v.live) {
 			continue
 		}
@@ -92,14 +92,4 @@ func (c *Controller) newOperation(appID string, t, source model.OperationType, s
 		TimeoutMs: s.Timeout.Milliseconds(), Parallelism: s.Parallelism, FailureStrategy: s.FailureStrategy,
 		Status: model.OpRunning, Started: now.UnixMilli(), Deadline: now.Add(s.Timeout).UnixMilli(),
 	}
-}
-
-// inMaintenanceWindow is Drove's maintenance window: in MAINTENANCE, or
-// within MaintenanceGrace of the last change.
-func (c *Controller) inMaintenanceWindow(now time.Time) bool {
-	st := c.fsm.ClusterState()
-	if st.State == model.ClusterMaintenance {
-		return true
-	}
-	return st.Updated > 0 && now.Sub(time.UnixMilli(st.Updated)) < c.cfg.MaintenanceGrace
 }

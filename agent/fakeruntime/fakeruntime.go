@@ -46,6 +46,17 @@ const (
 	// ExitCodeStopped is the exit code of a container stopped with Stop
 	// (it always "handles" SIGTERM).
 	ExitCodeStopped = 143
+	// ExitCodeBadEnv is the exit code of a container whose EXIT_CODE or
+	// SLEEP cannot be parsed (integration/testtask exits with 2 then too).
+	ExitCodeBadEnv = 2
+)
+
+// Environment variables that make a container exit by itself, as they make
+// integration/testtask do: EnvExitCode is the exit code, EnvSleep (a Go
+// duration, default 0) how long after the start.
+const (
+	EnvExitCode = "EXIT_CODE"
+	EnvSleep    = "SLEEP"
 )
 
 // Messages stored in agent.Container.Error.
@@ -143,7 +154,7 @@ type container struct {
 	starting bool
 	removed  bool
 	abort    chan struct{} // closed to wake a Start waiting for StartDelay
-	crash    *crashTimer   // pending CrashAfter timer while running
+	exit     *exitTimer    // pending exit by itself (CrashAfter, EXIT_CODE) while running
 
 	logs    []string
 	logBase int           // number of lines discarded from the front of logs
@@ -306,39 +317,82 @@ func (r *Runtime) finishStartLocked(c *container) error {
 	c.info.StartedAt = now
 	c.info.FinishedAt = time.Time{}
 	c.appendLog("started " + c.info.Name)
-	if r.cfg.CrashAfter > 0 {
-		ct := &crashTimer{id: c.info.ID}
-		ct.rt.Store(r)
-		c.crash = ct
-		ct.t = time.AfterFunc(r.cfg.CrashAfter, ct.fire)
+	if et := r.plannedExit(c); et != nil {
+		et.rt.Store(r)
+		c.exit = et
+		et.t = time.AfterFunc(et.after, et.fire)
 	}
 	return nil
 }
 
-// crashTimer is a container's pending CrashAfter timer. Cancelling it clears
-// rt, so a stopped timer that the Go runtime keeps around until it cleans its
-// timer heap retains only this small struct, not the Runtime.
-type crashTimer struct {
+// plannedExit is how a container that just started will end by itself, if
+// it will: after SLEEP with EXIT_CODE (see selfExit), or crashed after
+// CrashAfter, whichever comes first; nil when neither applies.
+func (r *Runtime) plannedExit(c *container) *exitTimer {
+	name := c.info.Name
+	var et *exitTimer
+	if after, code, ok := selfExit(c.spec.Env); ok {
+		et = &exitTimer{id: c.info.ID, after: after, code: code,
+			line: "exited " + name + " with code " + strconv.Itoa(code)}
+	}
+	if crash := r.cfg.CrashAfter; crash > 0 && (et == nil || crash < et.after) {
+		et = &exitTimer{id: c.info.ID, after: crash, code: ExitCodeCrashed, errMsg: ErrorCrashed, line: "crashed " + name}
+	}
+	return et
+}
+
+// selfExit reads the EnvExitCode and EnvSleep variables of a container's
+// environment as integration/testtask does: with EXIT_CODE set (and not
+// empty) the container exits after SLEEP (default 0) with that code. An
+// unparsable value makes it exit at once with ExitCodeBadEnv, as testtask
+// does.
+func selfExit(env map[string]string) (after time.Duration, code int, ok bool) {
+	v := env[EnvExitCode]
+	if v == "" {
+		return 0, 0, false
+	}
+	code, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, ExitCodeBadEnv, true
+	}
+	if s := env[EnvSleep]; s != "" {
+		if after, err = time.ParseDuration(s); err != nil {
+			return 0, ExitCodeBadEnv, true
+		}
+	}
+	return max(after, 0), code, true
+}
+
+// exitTimer is a running container's pending exit by itself (a crash, or
+// EXIT_CODE). Cancelling it clears rt, so a stopped timer that the Go
+// runtime keeps around until it cleans its timer heap retains only this
+// small struct, not the Runtime.
+type exitTimer struct {
 	t  *time.Timer // guarded by Runtime.mu
 	rt atomic.Pointer[Runtime]
 	id string
+
+	after  time.Duration
+	code   int
+	errMsg string // agent.Container.Error after the exit
+	line   string // log line of the exit
 }
 
-// fire is the CrashAfter timer callback.
-func (ct *crashTimer) fire() {
-	r := ct.rt.Load()
+// fire is the timer callback: the container exits and an event is emitted.
+func (et *exitTimer) fire() {
+	r := et.rt.Load()
 	if r == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c, ok := r.containers[ct.id]
-	if !ok || c.crash != ct || c.info.Status != agent.ContainerRunning {
+	c, ok := r.containers[et.id]
+	if !ok || c.exit != et || c.info.Status != agent.ContainerRunning {
 		return
 	}
-	c.crash = nil
-	r.exitLocked(c, ExitCodeCrashed, ErrorCrashed, "crashed "+c.info.Name)
-	r.emitLocked(c, agent.ContainerExited, ExitCodeCrashed)
+	c.exit = nil
+	r.exitLocked(c, et.code, et.errMsg, et.line)
+	r.emitLocked(c, agent.ContainerExited, et.code)
 }
 
 // Stop stops a running container: it ends exited with exit code 143 and
@@ -473,7 +527,8 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (int, []byt
 }
 
 // Events returns a new subscription to status changes that happen outside
-// explicit calls: crashes (CrashAfter), failed starts, Kill and
+// explicit calls: crashes (CrashAfter), exits by themselves (EXIT_CODE),
+// failed starts, Kill and
 // RemoveExternally. The channel is buffered (EventBuffer); events that do not
 // fit are dropped and counted. It is closed once ctx is done.
 func (r *Runtime) Events(ctx context.Context) (<-chan agent.ContainerEvent, error) {
@@ -565,10 +620,10 @@ func (r *Runtime) getLocked(id string) (*container, error) {
 	return c, nil
 }
 
-// exitLocked moves c to exited and cancels its crash timer.
+// exitLocked moves c to exited and cancels its exit timer.
 func (r *Runtime) exitLocked(c *container, code int, errMsg, logLine string) {
 	c.gen++
-	c.stopCrashTimer()
+	c.stopExitTimer()
 	c.info.Status = agent.ContainerExited
 	c.info.ExitCode = code
 	c.info.Error = errMsg
@@ -577,10 +632,10 @@ func (r *Runtime) exitLocked(c *container, code int, errMsg, logLine string) {
 }
 
 // deleteLocked removes c from the runtime, aborting a pending Start and
-// cancelling its crash timer.
+// cancelling its exit timer.
 func (r *Runtime) deleteLocked(c *container) {
 	c.abortStart()
-	c.stopCrashTimer()
+	c.stopExitTimer()
 	c.gen++
 	c.removed = true
 	delete(r.containers, c.info.ID)
@@ -621,11 +676,11 @@ func (c *container) abortStart() {
 	c.starting = false
 }
 
-func (c *container) stopCrashTimer() {
-	if c.crash != nil {
-		c.crash.t.Stop()
-		c.crash.rt.Store(nil)
-		c.crash = nil
+func (c *container) stopExitTimer() {
+	if c.exit != nil {
+		c.exit.t.Stop()
+		c.exit.rt.Store(nil)
+		c.exit = nil
 	}
 }
 

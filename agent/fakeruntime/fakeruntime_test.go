@@ -274,7 +274,7 @@ func TestRuntime_CrashTimerCancelledByStopAndRemove(t *testing.T) {
 	require.NoError(t, r.Remove(ctx, removed))
 
 	r.mu.Lock()
-	require.Nil(t, r.containers[stopped].crash, "timer released on Stop")
+	require.Nil(t, r.containers[stopped].exit, "timer released on Stop")
 	r.mu.Unlock()
 
 	// A container started afterwards with the same CrashAfter crashes later

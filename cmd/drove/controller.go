@@ -22,6 +22,8 @@ type controllerFlags struct {
 	dev, insecureNoAuth, leaveOnTerminate, logJSON                     bool
 	heartbeat, election, snapshotInterval, forwardWait                 time.Duration
 	snapshotThreshold                                                  uint64
+	opTimeout, recoverBackoff, maintGrace, maintLead                   time.Duration
+	opParallelism                                                      int
 }
 
 func newControllerCommand() *cobra.Command {
@@ -64,6 +66,11 @@ environment over the file.`,
 	fs.DurationVar(&f.snapshotInterval, "snapshot-interval", def.Raft.SnapshotInterval, "how often to check whether a snapshot is due")
 	fs.IntVar(&f.eventCapacity, "event-capacity", def.FSM.EventCapacity, "events kept in the replicated event log")
 	fs.DurationVar(&f.forwardWait, "forward-wait", def.ForwardWait, "how long a request waits for a leader before 503")
+	fs.DurationVar(&f.opTimeout, "cluster-op-timeout", def.ClusterOpTimeout, "timeout of internal operations and of operations sent without opSpec")
+	fs.IntVar(&f.opParallelism, "cluster-op-parallelism", def.ClusterOpParallelism, "parallelism of internal operations (recovery, migration, local-service adjustment)")
+	fs.DurationVar(&f.recoverBackoff, "recover-backoff", def.RecoverBackoff, "wait after a failed recovery, adjustment or migration before the next try")
+	fs.DurationVar(&f.maintGrace, "maintenance-grace", def.MaintenanceGrace, "after maintenance is unset, the longest the monitors wait for fresh executor reports")
+	fs.DurationVar(&f.maintLead, "maintenance-lead-time", def.MaintenanceLeadTime, "how long before a scheduled maintenance window its machines are emptied")
 	return cmd
 }
 
@@ -78,6 +85,8 @@ func (f *controllerFlags) controllerConfig(logger hclog.Logger) (server.Controll
 	cfg.Raft.LeaderLeaseTimeout = min(cfg.Raft.LeaderLeaseTimeout, f.heartbeat)
 	cfg.Raft.SnapshotThreshold, cfg.Raft.SnapshotInterval = f.snapshotThreshold, f.snapshotInterval
 	cfg.FSM.EventCapacity = f.eventCapacity
+	cfg.ClusterOpTimeout, cfg.ClusterOpParallelism, cfg.RecoverBackoff = f.opTimeout, f.opParallelism, f.recoverBackoff
+	cfg.MaintenanceGrace, cfg.MaintenanceLeadTime = f.maintGrace, f.maintLead
 	cfg.Logger = logger
 	for _, u := range f.users {
 		user, err := server.ParseUser(u)

@@ -33,7 +33,7 @@ type executorFlags struct {
 	memoryMB                                                  int64
 	disableNUMA, logJSON                                      bool
 	registerInterval, reportInterval, reconcileInterval       time.Duration
-	unknownGrace                                              time.Duration
+	unknownGrace, stopGrace                                   time.Duration
 
 	dockerHost            string
 	dockerPullTimeout     time.Duration
@@ -98,6 +98,7 @@ shows executors through the controllers' API.`,
 	fs.DurationVar(&f.reportInterval, "report-interval", def.ReportInterval, "how often to send a full instance report")
 	fs.DurationVar(&f.reconcileInterval, "reconcile-interval", def.ReconcileInterval, "how often to reconcile with the leader's expected instances")
 	fs.DurationVar(&f.unknownGrace, "unknown-grace", def.UnknownGrace, "stop instances the controllers do not know after this long")
+	fs.DurationVar(&f.stopGrace, "stop-grace", def.StopGrace, "kill grace period of a container stop: SIGKILL this long after SIGTERM (a drain's maxGracePeriod may shorten it)")
 	fs.StringVar(&f.logDir, "log-dir", def.LogDir, "directory for instance output logs, <dir>/<appId>/<instanceId>/output.log, served by the log-file APIs (empty: no instance logs)")
 	fs.Int64Var(&f.logMaxSize, "log-max-size", def.LogMaxSize, "rotate an instance's output.log when it reaches this many bytes")
 	fs.IntVar(&f.logMaxFiles, "log-max-files", def.LogMaxFiles, "rotated instance log files kept besides output.log (output.log.1 …)")
@@ -115,6 +116,7 @@ func (f *executorFlags) agentConfig(logger hclog.Logger) (agent.Config, error) {
 	cfg.Join, cfg.Controllers, cfg.ClusterSecret, cfg.Tags = f.join, f.controllers, f.secret, f.tags
 	cfg.RegisterInterval, cfg.ReportInterval = f.registerInterval, f.reportInterval
 	cfg.ReconcileInterval, cfg.UnknownGrace = f.reconcileInterval, f.unknownGrace
+	cfg.StopGrace = f.stopGrace
 	cfg.Version, cfg.Logger = Version, logger
 	cfg.EnableRawDeviceAccess, cfg.MaxOpenFiles = f.enableRawDeviceAccess, f.maxOpenFiles
 	cfg.AllowedMountDirs = nil

@@ -301,7 +301,13 @@ func (s *ApplicationSpec) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, (*plain)(s)); err != nil {
 		return err
 	}
-	if e := &s.Executable; *e != (Executable{}) {
+	return normalizeSpec(&s.Executable, s.ExposedPorts, s.Resources, s.PlacementPolicy)
+}
+
+// normalizeSpec applies the decoding rules ApplicationSpec.UnmarshalJSON
+// documents to the parts every spec kind shares.
+func normalizeSpec(exe *Executable, ports []PortSpec, res []ResourceRequirement, pp *PlacementPolicy) error {
+	if e := exe; *e != (Executable{}) {
 		if e.Type == "" {
 			e.Type = ExecutableDocker
 		}
@@ -319,22 +325,22 @@ func (s *ApplicationSpec) UnmarshalJSON(b []byte) error {
 			e.DockerPullTimeout = d.String()
 		}
 	}
-	for i := range s.ExposedPorts {
-		t, err := parseEnum(string(s.ExposedPorts[i].Type), portTypes)
+	for i := range ports {
+		t, err := parseEnum(string(ports[i].Type), portTypes)
 		if err != nil {
 			return fieldTypeError(err, "exposedPorts["+strconv.Itoa(i)+"].type")
 		}
-		s.ExposedPorts[i].Type = t
+		ports[i].Type = t
 	}
-	for i := range s.Resources {
-		t, err := parseEnum(s.Resources[i].Type, requirementTypes)
+	for i := range res {
+		t, err := parseEnum(res[i].Type, requirementTypes)
 		if err != nil {
 			return fieldTypeError(err, "resources["+strconv.Itoa(i)+"].type")
 		}
-		s.Resources[i].Type = t
+		res[i].Type = t
 	}
-	if s.PlacementPolicy != nil {
-		if err := checkPlacementEnums(*s.PlacementPolicy, "placementPolicy"); err != nil {
+	if pp != nil {
+		if err := checkPlacementEnums(*pp, "placementPolicy"); err != nil {
 			return err
 		}
 	}

@@ -30,13 +30,16 @@ const MaxArgsLength = 2048
 // Messages Drove's controller produces, reproduced verbatim (without a field
 // path, as Drove sends them).
 const (
-	ViolationCPURequired      = "Cpu requirements are mandatory"
-	ViolationMemoryRequired   = "Memory requirements are mandatory"
-	ViolationLocalPlacement   = "Local service placement is not allowed for apps"
-	ViolationCmdlArgsDisabled = "Passing command line to containers is disabled on this cluster"
-	ViolationArgsTooLong      = "Maximum combined length of command line arguments can be 2048"
-	ViolationDevicesDisabled  = "Device access is disabled. To enable, set enableRawDeviceAccess: true in controller options."
-	msgNamePattern            = "Only characters, numbers, hyphen and underscore is allowed"
+	ViolationCPURequired    = "Cpu requirements are mandatory"
+	ViolationMemoryRequired = "Memory requirements are mandatory"
+	ViolationLocalPlacement = "Local service placement is not allowed for apps"
+	// ViolationOnlyLocalPlacement is Drove's message for a local service
+	// whose placement policy is not LOCAL.
+	ViolationOnlyLocalPlacement = "Only local placement is allowed for local services"
+	ViolationCmdlArgsDisabled   = "Passing command line to containers is disabled on this cluster"
+	ViolationArgsTooLong        = "Maximum combined length of command line arguments can be 2048"
+	ViolationDevicesDisabled    = "Device access is disabled. To enable, set enableRawDeviceAccess: true in controller options."
+	msgNamePattern              = "Only characters, numbers, hyphen and underscore is allowed"
 )
 
 // Validate checks the spec against Drove's rules and the options and returns
@@ -48,6 +51,13 @@ const (
 // fails with a 500 (no placementPolicy, no HTTP check protocol, duplicate
 // port names) Validate reports a violation instead.
 func (s ApplicationSpec) Validate(o SpecOptions) []string {
+	return s.validate(o, false)
+}
+
+// validate checks an application spec or, with localService, the same
+// fields of a local-service spec (placement must then be LOCAL, and an
+// exposureSpec is ignored as Drove's LocalServiceSpec has none).
+func (s ApplicationSpec) validate(o SpecOptions, localService bool) []string {
 	v := &validator{}
 	if s.Name == "" {
 		v.add("spec.name", "Application name is mandatory")
@@ -76,7 +86,10 @@ func (s ApplicationSpec) Validate(o SpecOptions) []string {
 		v.add("spec.placementPolicy", `is required (use {"type":"ANY"} for no constraint)`)
 	} else {
 		v.placement("spec.placementPolicy", *s.PlacementPolicy)
-		if HasLocalPlacement(*s.PlacementPolicy) {
+		switch local := HasLocalPlacement(*s.PlacementPolicy); {
+		case localService && s.PlacementPolicy.Type != PlacementLocal:
+			v.raw(ViolationOnlyLocalPlacement)
+		case !localService && local:
 			v.raw(ViolationLocalPlacement)
 		}
 	}
@@ -85,7 +98,7 @@ func (s ApplicationSpec) Validate(o SpecOptions) []string {
 	v.env("spec.env", s.Env)
 	v.args(s.Args, o)
 	v.devices("spec.devices", s.Devices, o)
-	if e := s.ExposureSpec; e != nil {
+	if e := s.ExposureSpec; e != nil && !localService {
 		v.required("spec.exposureSpec.vhost", e.Vhost)
 		if e.PortName == "" {
 			v.required("spec.exposureSpec.portName", e.PortName)

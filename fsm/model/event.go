@@ -80,3 +80,16 @@ const (
 	MetaVhost            = "VHOST"
 	MetaCurrentInstances = "CURRENT_INSTANCES"
 )
+
+// Local service and task event metadata keys (Drove's EventDataType names).
+const (
+	MetaLocalServiceID          = "LOCAL_SERVICE_ID"
+	MetaLocalServiceName        = "LOCAL_SERVICE_NAME"
+	MetaLocalServiceVersion     = "LOCAL_SERVICE_VERSION"
+	MetaCurrentInstancesPerHost = "CURRENT_INSTANCES_PER_HOST"
+	MetaServiceID               = "SERVICE_ID"
+	MetaServiceName             = "SERVICE_NAME"
+	MetaTaskID                  = "TASK_ID"
+	MetaResultStatus            = "RESULT_STATUS"
+	MetaResultExitCode          = "RESULT_EXIT_CODE"
+)

@@ -66,9 +66,28 @@ type ExecutorInfo struct {
 	// PreviousState is the state before REMOVED, restored when the executor rejoins.
 	PreviousState ExecutorState `json:"previousState,omitempty"`
 	Version       string        `json:"version,omitempty"`
-	Registered    int64         `json:"registered"` // epoch ms of first registration
-	Updated       int64         `json:"updated"`    // epoch ms of the last committed change
+	Registered    int64         `json:"registered"`       // epoch ms of first registration
+	Joined        int64         `json:"joined,omitempty"` // epoch ms of the last registration as new or back from REMOVED
+	Updated       int64         `json:"updated"`          // epoch ms of the last committed change
 	Removed       int64         `json:"removed,omitempty"`
+	// Controller-owned maintenance state: a drain (never cancelled),
+	// deactivation (no new placements), and gone (removed for good by a
+	// drain with markGone: its id is refused afterwards).
+	Drain       *DrainInfo `json:"drain,omitempty"`
+	Deactivated bool       `json:"deactivated,omitempty"`
+	Gone        bool       `json:"gone,omitempty"`
+	// Ready latches, as Drove's executor does, once the executor's local
+	// services were all healthy on it after it (re)joined: until then it
+	// is UNREADY and takes no application instances or tasks.
+	Ready bool `json:"ready,omitempty"`
+}
+
+// DrainState is the executor's drain state, or "".
+func (e ExecutorInfo) DrainState() DrainState {
+	if e.Drain == nil {
+		return ""
+	}
+	return e.Drain.State
 }
 
 // ExecutorSummary is one entry of GET /cluster/executors (Drove's shape).
@@ -83,6 +102,9 @@ type ExecutorSummary struct {
 	UsedMemory    int64         `json:"usedMemory"`
 	Tags          []string      `json:"tags"`
 	State         ExecutorState `json:"state"`
+	// drove extensions: maintenance state (omitted when unset).
+	DrainState  DrainState `json:"drainState,omitempty"`
+	Deactivated bool       `json:"deactivated,omitempty"`
 }
 
 // CPUResources is the CPU half of an executor's resource state (Drove's shape).
@@ -109,16 +131,18 @@ type ExecutorResourceState struct {
 
 // ExecutorNodeData is GET /cluster/executors/{id} (Drove's ExecutorNodeData).
 type ExecutorNodeData struct {
-	Type          string                `json:"type"` // "EXECUTOR"
-	Hostname      string                `json:"hostname"`
-	Port          int                   `json:"port"`
-	TransportType TransportType         `json:"transportType"`
-	Updated       int64                 `json:"updated"`
-	State         ExecutorResourceState `json:"state"`
-	Instances     []InstanceInfo        `json:"instances"`
-	Tasks         []any                 `json:"tasks"`
-	ServiceInsts  []any                 `json:"serviceInstances"`
-	Tags          []string              `json:"tags"`
-	Metadata      map[string]string     `json:"metadata"`
-	ExecutorState ExecutorState         `json:"executorState"`
+	Type          string                     `json:"type"` // "EXECUTOR"
+	Hostname      string                     `json:"hostname"`
+	Port          int                        `json:"port"`
+	TransportType TransportType              `json:"transportType"`
+	Updated       int64                      `json:"updated"`
+	State         ExecutorResourceState      `json:"state"`
+	Instances     []InstanceInfo             `json:"instances"`
+	Tasks         []TaskInfo                 `json:"tasks"`
+	ServiceInsts  []LocalServiceInstanceInfo `json:"serviceInstances"`
+	Tags          []string                   `json:"tags"`
+	Metadata      map[string]string          `json:"metadata"`
+	ExecutorState ExecutorState              `json:"executorState"`
+	DrainState    DrainState                 `json:"drainState,omitempty"`
+	Deactivated   bool                       `json:"deactivated,omitempty"`
 }

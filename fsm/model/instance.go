@@ -29,7 +29,8 @@ func (s InstanceState) IsTerminal() bool { return s == InstanceStopped || s == I
 func (s InstanceState) IsActive() bool {
 	switch s {
 	case InstancePending, InstanceProvisioning, InstanceStarting, InstanceUnready, InstanceReady,
-		InstanceHealthy, InstanceUnhealthy, InstanceDeprovisioning, InstanceStopping:
+		InstanceHealthy, InstanceUnhealthy, InstanceDeprovisioning, InstanceStopping,
+		TaskRunning, TaskRunCompleted:
 		return true
 	}
 	return false
@@ -46,7 +47,8 @@ func ParseInstanceState(s string) (InstanceState, bool) {
 	switch st {
 	case InstancePending, InstanceProvisioning, InstanceProvisioningFailed, InstanceStarting,
 		InstanceStartFailed, InstanceUnready, InstanceReadinessCheckFailed, InstanceReady, InstanceHealthy,
-		InstanceUnhealthy, InstanceDeprovisioning, InstanceStopping, InstanceStopped, InstanceLost, InstanceUnknown:
+		InstanceUnhealthy, InstanceDeprovisioning, InstanceStopping, InstanceStopped, InstanceLost, InstanceUnknown,
+		TaskRunning, TaskRunCompleted, TaskRunFailed:
 		return st, true
 	}
 	return "", false
@@ -112,7 +114,13 @@ type Executable struct {
 // they are: CONTROLLER_HTTP_FETCH configs are not fetched by the controller
 // yet and reach the executor unresolved). Nil members mean "not set":
 // no checks, the executor's default logging, no pre-shutdown hooks.
+//
+// Kind says what the instance belongs to. For an application AppID/AppName
+// are the app's id and name; for a local-service instance the service's id
+// and name (HostLevel binds every port to the same host port); for a task
+// both are the task's sourceAppName and TaskID is the client's task id.
 type InstanceSpec struct {
+	Kind              InstanceKind         `json:"kind,omitempty"`
 	AppID             string               `json:"appId"`
 	AppName           string               `json:"appName"`
 	InstanceID        string               `json:"instanceId"`
@@ -130,6 +138,8 @@ type InstanceSpec struct {
 	PreShutdown       *PreShutdownSpec     `json:"preShutdown,omitempty"`
 	UserSpec          *UserSpec            `json:"userSpec,omitempty"`
 	InstanceAuthToken string               `json:"instanceAuthToken,omitempty"`
+	HostLevel         bool                 `json:"hostLevelInstance,omitempty"`
+	TaskID            string               `json:"taskId,omitempty"`
 }
 
 // InstanceInfo is an instance as the API shows it (Drove's InstanceInfo).
@@ -158,6 +168,22 @@ type InstanceRecord struct {
 	FailReason string `json:"failReason,omitempty"`
 	ReportBoot int64  `json:"reportBoot,omitempty"`
 	ReportSeq  uint64 `json:"reportSeq,omitempty"`
+
+	// Task bookkeeping (Kind TASK only): the result once known, whether
+	// the controller killed it for exceeding its timeout, and that
+	// deadline (epoch ms, 0: none).
+	TaskResult   *TaskResult `json:"taskResult,omitempty"`
+	TaskTimedOut bool        `json:"taskTimedOut,omitempty"`
+	TaskDeadline int64       `json:"taskDeadline,omitempty"`
+}
+
+// Kind is the record's instance kind.
+func (r *InstanceRecord) Kind() InstanceKind { return r.Spec.Kind }
+
+// BelongsTo reports whether the instance is of kind k and owned by id (an
+// app id, a service id, or a task's sourceAppName).
+func (r *InstanceRecord) BelongsTo(k InstanceKind, id string) bool {
+	return r.Spec.Kind == k && r.Info.AppID == id
 }
 
 // Newer reports whether a report with boot and seq is newer than the last one applied.

@@ -76,3 +76,17 @@ func (r *ResourceRequirement) UnmarshalJSON(b []byte) error {
 	*r = ResourceRequirement(v)
 	return nil
 }
+
+// MarshalJSON writes hostLevel for a LOCAL policy even when false, as
+// Drove's LocalPlacementPolicy (a primitive boolean) does; other policies
+// leave it out.
+func (p PlacementPolicy) MarshalJSON() ([]byte, error) {
+	type plain PlacementPolicy
+	if p.Type != PlacementLocal {
+		return json.Marshal(plain(p))
+	}
+	return json.Marshal(struct {
+		plain
+		HostLevel bool `json:"hostLevel"`
+	}{plain(p), p.HostLevel})
+}

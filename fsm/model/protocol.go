@@ -41,6 +41,10 @@ type ExecutorMessage struct {
 	Address    ExecutorAddress `json:"address"`
 	Spec       *InstanceSpec   `json:"spec,omitempty"`
 	InstanceID string          `json:"instanceId,omitempty"`
+	// GracePeriodMs, on a stop, bounds the time between SIGTERM and
+	// SIGKILL below the executor's own stop grace (a drain's
+	// maxGracePeriod); 0 keeps the executor's.
+	GracePeriodMs int64 `json:"gracePeriodMs,omitempty"`
 }
 
 // MessageStatus is an executor's answer to a message.
@@ -83,10 +87,14 @@ type ExecutorRegistration struct {
 // instance within one boot) order reports: the leader ignores a report that
 // is not newer than the last one it applied, so a delayed report never
 // overwrites a newer state.
+//
+// TaskResult is set for a task once its container has ended (or it was
+// killed, or it failed to start).
 type InstanceReport struct {
-	Info InstanceInfo `json:"info"`
-	Boot int64        `json:"boot"`
-	Seq  uint64       `json:"seq"`
+	Info       InstanceInfo `json:"info"`
+	Boot       int64        `json:"boot"`
+	Seq        uint64       `json:"seq"`
+	TaskResult *TaskResult  `json:"taskResult,omitempty"`
 }
 
 // ExecutorReport is an executor's report: the state of instances that
@@ -116,6 +124,13 @@ type ExpectedInstances struct {
 	Known      bool           `json:"known"` // false: the executor is not registered (or REMOVED)
 	Run        []ExpectedSpec `json:"run"`
 	Stop       []string       `json:"stop"`
+	// StopGracePeriodMs bounds the kill grace of those stops (a drain's
+	// maxGracePeriod), as GracePeriodMs does on a STOP_INSTANCE message.
+	StopGracePeriodMs int64 `json:"stopGracePeriodMs,omitempty"`
+	// Shutdown (with Known false) tells an executor the controllers retired
+	// (drained with markGone, or on a machine DOWN for maintenance) to stop
+	// everything it runs.
+	Shutdown bool `json:"shutdown,omitempty"`
 }
 
 // ExpectedSpec is one instance an executor should run, with the state the

@@ -39,18 +39,15 @@ func appInstancesCmd(o *Options) *cobra.Command {
 			return cmd.Help()
 		},
 	}
-	cmd.AddCommand(appInstancesListCmd(o), appInstanceInfoCmd(o), appInstancesReplaceCmd(o), appInstancesKillCmd(o))
-	cmd.AddCommand(appInstancesLogsCmd(o))
-	cmd.AddCommand(appInstancesTailCmd(o))
-	cmd.AddCommand(appInstancesDownloadCmd(o))
+	cmd.AddCommand(appInstancesListCmd(o), appInstanceInfoCmd(o), appInstancesReplaceCmd(o), appInstancesKillCmd(o),
+		logsListCmd(o, appInstanceLogs), logsTailCmd(o, appInstanceLogs), logsDownloadCmd(o, appInstanceLogs))
 	return cmd
 }
 
 func appInstancesListCmd(o *Options) *cobra.Command {
 	var (
-		old     bool
-		by      int
-		reverse bool
+		old bool
+		sf  sortFlags
 	)
 	cmd := leaf(&cobra.Command{
 		Use:   "list APP_ID",
@@ -59,7 +56,7 @@ func appInstancesListCmd(o *Options) *cobra.Command {
 			"remembers. With --json the instance list is printed as returned (--sort does not apply).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkSort(instanceColumns, by); err != nil {
+			if err := checkSort(instanceColumns, sf.by); err != nil {
 				return err
 			}
 			suffix := "/instances"
@@ -78,14 +75,11 @@ func appInstancesListCmd(o *Options) *cobra.Command {
 			if printed, err := o.call(cmd, c, http.MethodGet, path, nil, &list); err != nil || printed {
 				return err
 			}
-			sortRows(list, instanceColumns, by, reverse, instanceColumns[0].cmp)
-			return writeRows(cmd.OutOrStdout(), instanceColumns, list)
+			return writeSorted(cmd.OutOrStdout(), instanceColumns, list, sf.by, sf.reverse)
 		},
 	})
-	fs := cmd.Flags()
-	fs.BoolVarP(&old, "old", "o", false, "show old (stopped) instances")
-	fs.IntVarP(&by, "sort", "s", 0, sortUsage(instanceColumns))
-	fs.BoolVarP(&reverse, "reverse", "r", false, "sort in reverse order")
+	cmd.Flags().BoolVarP(&old, "old", "o", false, "show old (stopped) instances")
+	sf.add(cmd, sortUsage(instanceColumns), 0)
 	return cmd
 }
 
@@ -110,30 +104,36 @@ func appInstanceInfoCmd(o *Options) *cobra.Command {
 			if printed, err := o.call(cmd, c, http.MethodGet, path, nil, &in); err != nil || printed {
 				return err
 			}
-			cpus, mem := instanceResources(in)
-			return writeKeyValues(cmd.OutOrStdout(), [][2]string{
-				{"Instance ID", orElse(in.InstanceID, args[1])},
-				{"App ID", orElse(in.AppID, args[0])},
-				{"App Name", in.AppName},
-				{"State", in.State},
-				{"Host", in.LocalInfo.Hostname},
-				{"Executor ID", in.ExecutorID},
-				{"CPU", cpus},
-				{"Memory (MB)", mem},
-				{"Ports", instancePortDetails(in)},
-				{"Metadata", formatMetadata(in.Metadata)},
-				{"Error Message", oneLine(in.ErrorMessage)},
-				{"Created", formatTime(in.Created)},
-				{"Updated", formatTime(in.Updated)},
-			})
+			return writeKeyValues(cmd.OutOrStdout(), instanceDetails(in, args[1],
+				[2]string{"App ID", orElse(in.AppID, args[0])}, [2]string{"App Name", in.AppName}))
 		},
 	})
 }
 
-// instanceResources renders the allocated cores and memory per NUMA node.
-func instanceResources(in instanceInfo) (cpus, mem string) {
+// instanceDetails are the key/value rows describing an application or
+// local-service instance; owner rows (app or service id and name) follow
+// the instance id. id is shown when the data lacks the instance id.
+func instanceDetails(in instanceInfo, id string, owner ...[2]string) [][2]string {
+	cpus, mem := allocationDetails(in.Resources)
+	rows := append([][2]string{{"Instance ID", orElse(in.InstanceID, id)}}, owner...)
+	return append(rows, [][2]string{
+		{"State", in.State},
+		{"Host", in.LocalInfo.Hostname},
+		{"Executor ID", in.ExecutorID},
+		{"CPU", cpus},
+		{"Memory (MB)", mem},
+		{"Ports", instancePortDetails(in)},
+		{"Metadata", formatMetadata(in.Metadata)},
+		{"Error Message", oneLine(in.ErrorMessage)},
+		{"Created", formatTime(in.Created)},
+		{"Updated", formatTime(in.Updated)},
+	}...)
+}
+
+// allocationDetails renders the allocated cores and memory per NUMA node.
+func allocationDetails(rs []resourceAllocation) (cpus, mem string) {
 	var c, m []string
-	for _, r := range in.Resources {
+	for _, r := range rs {
 		switch r.Type {
 		case "CPU":
 			for _, n := range numaNodes(r.Cores) {

@@ -71,6 +71,25 @@ func writeRows[T any](w io.Writer, cols []column[T], rows []T) error {
 	return tw.Flush()
 }
 
+// writeSorted prints a sorted copy of rows; ties are broken by column 0.
+func writeSorted[T any](w io.Writer, cols []column[T], rows []T, by int, reverse bool) error {
+	rows = slices.Clone(rows)
+	sortRows(rows, cols, by, reverse, cols[0].cmp)
+	return writeRows(w, cols, rows)
+}
+
+// sortFlags are the -s/--sort and -r/--reverse flags of a table command.
+type sortFlags struct {
+	by      int
+	reverse bool
+}
+
+// add registers the flags on cmd; def is the default column.
+func (f *sortFlags) add(cmd *cobra.Command, usage string, def int) {
+	cmd.Flags().IntVarP(&f.by, "sort", "s", def, usage)
+	cmd.Flags().BoolVarP(&f.reverse, "reverse", "r", false, "sort in reverse order")
+}
+
 // sortUsage describes the -s values of cols.
 func sortUsage[T any](cols []column[T]) string {
 	parts := make([]string, len(cols))
@@ -122,16 +141,13 @@ func appsCmd(o *Options) *cobra.Command {
 }
 
 func appsListCmd(o *Options) *cobra.Command {
-	var (
-		by      int
-		reverse bool
-	)
+	var sf sortFlags
 	cmd := leaf(&cobra.Command{
 		Use:   "list",
 		Short: "List all applications",
 		Long:  "Lists all applications. With --json the data is printed as returned: an object keyed by app id (--sort does not apply).",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkSort(appColumns, by); err != nil {
+			if err := checkSort(appColumns, sf.by); err != nil {
 				return err
 			}
 			c, err := o.client(cmd)
@@ -147,12 +163,10 @@ func appsListCmd(o *Options) *cobra.Command {
 				a.ID = orElse(id, a.ID)
 				rows = append(rows, a)
 			}
-			sortRows(rows, appColumns, by, reverse, appColumns[0].cmp)
-			return writeRows(cmd.OutOrStdout(), appColumns, rows)
+			return writeSorted(cmd.OutOrStdout(), appColumns, rows, sf.by, sf.reverse)
 		},
 	})
-	cmd.Flags().IntVarP(&by, "sort", "s", 0, sortUsage(appColumns))
-	cmd.Flags().BoolVarP(&reverse, "reverse", "r", false, "sort in reverse order")
+	sf.add(cmd, sortUsage(appColumns), 0)
 	return cmd
 }
 
@@ -218,17 +232,23 @@ func appsSpecCmd(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := o.client(cmd)
-			if err != nil {
-				return err
-			}
-			var raw json.RawMessage
-			if err := c.DoContext(cmdContext(cmd), http.MethodGet, path, nil, nil, &raw); err != nil {
-				return err
-			}
-			return writeJSON(cmd.OutOrStdout(), raw)
+			return o.printSpec(cmd, path)
 		},
 	})
+}
+
+// printSpec prints the data of GET path, a spec, as indented JSON in the
+// order the server sent it, with or without --json.
+func (o *Options) printSpec(cmd *cobra.Command, path string) error {
+	c, err := o.client(cmd)
+	if err != nil {
+		return err
+	}
+	var raw json.RawMessage
+	if err := c.DoContext(cmdContext(cmd), http.MethodGet, path, nil, nil, &raw); err != nil {
+		return err
+	}
+	return writeJSON(cmd.OutOrStdout(), raw)
 }
 
 // readSpecFile reads a JSON object from path ("-" is standard input).
@@ -411,15 +431,21 @@ func appsRestartCmd(o *Options) *cobra.Command {
 }
 
 func appsCancelOpCmd(o *Options) *cobra.Command {
+	return cancelOpCmd(o, "cancelop APP_ID", "Cancel the current operation of an application", appOpsPath, "app id")
+}
+
+// cancelOpCmd builds a cancelop command, which posts opsPath/{id}/cancel;
+// idName names the argument in messages.
+func cancelOpCmd(o *Options, use, short, opsPath, idName string) *cobra.Command {
 	return leaf(&cobra.Command{
-		Use:   "cancelop APP_ID",
-		Short: "Cancel the current operation of an application",
+		Use:   use,
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(args[0]) == "" {
-				return errors.New("app id must not be empty")
+				return errors.New(idName + " must not be empty")
 			}
-			_, printed, err := o.postSimple(cmd, appOpsPath+"/"+url.PathEscape(args[0])+"/cancel", nil)
+			_, printed, err := o.postSimple(cmd, opsPath+"/"+url.PathEscape(args[0])+"/cancel", nil)
 			if err != nil || printed {
 				return err
 			}

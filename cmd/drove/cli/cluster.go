@@ -14,12 +14,19 @@ import (
 
 // Commands returns the client command trees: `cluster` with its subcommands
 // ping, summary, leader, maintenance-on, maintenance-off, events,
-// controllers, remove-controller and leave; `executor` with list, info
-// and appinstances; `apps` with list, summary, spec, create, destroy,
-// deploy, scale, suspend, restart and cancelop; and `appinstances` with
-// list, info, replace and kill. The commands read the global flags from o, which
-// AddFlags must have registered on the root command; with --json they print
-// the response data as JSON instead of tables.
+// controllers, remove-controller and leave; `executor` with list, info,
+// appinstances, tasks, lsinstances, blacklist, unblacklist, drain,
+// deactivate and reactivate; `maintenance` with schedule get|set|add|clear,
+// status, down and up; `apps` with list, summary, spec,
+// create, destroy, deploy, scale, suspend, restart and cancelop;
+// `appinstances` with list, info, replace, kill, logs, tail and download;
+// `localservices` with list, summary, spec, create, destroy, activate,
+// conftest, deactivate, update, restart and cancelop; `lsinstances` with
+// list, info, replace, kill, logs, tail and download; and `tasks` with
+// create, kill, list, show, delete, logs, tail and download. The commands
+// read the global flags from o, which AddFlags must have registered on the
+// root command; with --json they print the response data as JSON instead
+// of tables.
 func Commands(o *Options) []*cobra.Command {
 	cluster := &cobra.Command{
 		Use:   "cluster",
@@ -35,7 +42,10 @@ func Commands(o *Options) []*cobra.Command {
 		eventsCmd(o),
 		controllersCmd(o), removeControllerCmd(o), leaveCmd(o),
 	)
-	return []*cobra.Command{cluster, executorCmd(o), appsCmd(o), appInstancesCmd(o)}
+	return []*cobra.Command{
+		cluster, executorCmd(o), appsCmd(o), appInstancesCmd(o), localServicesCmd(o), lsInstancesCmd(o), tasksCmd(o),
+		machineMaintenanceCmd(o),
+	}
 }
 
 // client resolves the connection settings and builds a Client.

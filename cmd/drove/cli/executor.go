@@ -29,6 +29,8 @@ type executorSummary struct {
 	UsedMemory    int64    `json:"usedMemory"`
 	Tags          []string `json:"tags"`
 	State         string   `json:"state"`
+	DrainState    string   `json:"drainState"`  // drove extension; "" when not draining
+	Deactivated   bool     `json:"deactivated"` // drove extension
 }
 
 // executorNodeData is the data of GET /apis/v1/cluster/executors/{id}
@@ -53,19 +55,27 @@ type executorNodeData struct {
 			Memory map[string]int64 `json:"memory"`
 		} `json:"layout"`
 	} `json:"state"`
-	Instances     []instanceInfo             `json:"instances"`
-	Tags          []string                   `json:"tags"`
-	Metadata      map[string]json.RawMessage `json:"metadata"`
-	ExecutorState string                     `json:"executorState"`
+	Instances        []instanceInfo             `json:"instances"`
+	Tasks            []taskInfo                 `json:"tasks"`
+	ServiceInstances []instanceInfo             `json:"serviceInstances"`
+	Tags             []string                   `json:"tags"`
+	Metadata         map[string]json.RawMessage `json:"metadata"`
+	ExecutorState    string                     `json:"executorState"`
+	DrainState       string                     `json:"drainState"`  // drove extension
+	Deactivated      bool                       `json:"deactivated"` // drove extension
 }
 
-// instanceInfo is an application instance (Drove's InstanceInfo).
+// instanceInfo is an application instance (Drove's InstanceInfo) or a
+// local-service instance (LocalServiceInstanceInfo, which has serviceId and
+// serviceName where InstanceInfo has appId and appName).
 type instanceInfo struct {
-	AppID      string `json:"appId"`
-	AppName    string `json:"appName"`
-	InstanceID string `json:"instanceId"`
-	ExecutorID string `json:"executorId"`
-	LocalInfo  struct {
+	AppID       string `json:"appId"`
+	AppName     string `json:"appName"`
+	ServiceID   string `json:"serviceId"`
+	ServiceName string `json:"serviceName"`
+	InstanceID  string `json:"instanceId"`
+	ExecutorID  string `json:"executorId"`
+	LocalInfo   struct {
 		Hostname string `json:"hostname"`
 		Ports    map[string]struct {
 			ContainerPort int    `json:"containerPort"`
@@ -73,16 +83,33 @@ type instanceInfo struct {
 			PortType      string `json:"portType"`
 		} `json:"ports"`
 	} `json:"localInfo"`
-	Resources []struct {
-		Type       string           `json:"type"`
-		Cores      map[string][]int `json:"cores"`
-		MemoryInMB map[string]int64 `json:"memoryInMB"`
-	} `json:"resources"`
+	Resources    []resourceAllocation       `json:"resources"`
 	State        string                     `json:"state"`
 	Metadata     map[string]json.RawMessage `json:"metadata"`
 	ErrorMessage string                     `json:"errorMessage"`
 	Created      int64                      `json:"created"`
 	Updated      int64                      `json:"updated"`
+}
+
+// resourceAllocation is Drove's ResourceAllocation of an instance or task:
+// CPU cores or memory per NUMA node.
+type resourceAllocation struct {
+	Type       string           `json:"type"`
+	Cores      map[string][]int `json:"cores"`
+	MemoryInMB map[string]int64 `json:"memoryInMB"`
+}
+
+// allocated sums the allocated cores and memory (MB) over all NUMA nodes.
+func allocated(rs []resourceAllocation) (cores int, mem int64) {
+	for _, r := range rs {
+		switch r.Type {
+		case "CPU":
+			cores += countCores(r.Cores)
+		case "MEMORY":
+			mem += sumMemory(r.MemoryInMB)
+		}
+	}
+	return cores, mem
 }
 
 func executorCmd(o *Options) *cobra.Command {
@@ -94,7 +121,9 @@ func executorCmd(o *Options) *cobra.Command {
 			return cmd.Help()
 		},
 	}
-	cmd.AddCommand(executorListCmd(o), executorInfoCmd(o), executorAppInstancesCmd(o))
+	cmd.AddCommand(executorListCmd(o), executorInfoCmd(o), executorAppInstancesCmd(o), executorTasksCmd(o), executorLSInstancesCmd(o),
+		executorBlacklistCmd(o, true), executorBlacklistCmd(o, false), executorDrainCmd(o),
+		executorActivationCmd(o, true), executorActivationCmd(o, false))
 	return cmd
 }
 
@@ -111,16 +140,33 @@ func executorListCmd(o *Options) *cobra.Command {
 			if printed, err := o.call(cmd, c, http.MethodGet, executorsPath, nil, &list); err != nil || printed {
 				return err
 			}
-			tw := newTable(cmd.OutOrStdout())
-			_, _ = fmt.Fprintln(tw, "ID\tHOST\tPORT\tTRANSPORT\tSTATE\tFREE CORES\tUSED CORES\tFREE MEMORY (MB)\tUSED MEMORY (MB)\tTAGS")
-			for _, e := range list {
-				_, _ = fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n",
-					orDash(e.ExecutorID), orDash(e.Hostname), e.Port, orDash(e.TransportType), orDash(e.State),
-					e.FreeCores, e.UsedCores, thousands(e.FreeMemory), thousands(e.UsedMemory), orDash(strings.Join(e.Tags, ",")))
-			}
-			return tw.Flush()
+			return writeExecutorList(cmd.OutOrStdout(), list)
 		},
 	})
+}
+
+// writeExecutorList prints the executors; the maintenance columns DRAIN
+// STATE and DEACTIVATED are shown only when some executor has either.
+func writeExecutorList(w io.Writer, list []executorSummary) error {
+	maintenance := false
+	for _, e := range list {
+		maintenance = maintenance || e.DrainState != "" || e.Deactivated
+	}
+	tw := newTable(w)
+	header := "ID\tHOST\tPORT\tTRANSPORT\tSTATE\t"
+	if maintenance {
+		header += "DRAIN STATE\tDEACTIVATED\t"
+	}
+	_, _ = fmt.Fprintln(tw, header+"FREE CORES\tUSED CORES\tFREE MEMORY (MB)\tUSED MEMORY (MB)\tTAGS")
+	for _, e := range list {
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t", orDash(e.ExecutorID), orDash(e.Hostname), e.Port, orDash(e.TransportType), orDash(e.State))
+		if maintenance {
+			_, _ = fmt.Fprintf(tw, "%s\t%s\t", orDash(e.DrainState), yesNo(&e.Deactivated))
+		}
+		_, _ = fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\n", e.FreeCores, e.UsedCores, thousands(e.FreeMemory), thousands(e.UsedMemory),
+			orDash(strings.Join(e.Tags, ",")))
+	}
+	return tw.Flush()
 }
 
 // getExecutor fetches GET /apis/v1/cluster/executors/{id} as raw JSON; an
@@ -146,8 +192,10 @@ func getExecutor(cmd *cobra.Command, o *Options, id string) (json.RawMessage, er
 func executorInfoCmd(o *Options) *cobra.Command {
 	return leaf(&cobra.Command{
 		Use:   "info ID",
-		Short: "Show details about an executor and the application instances on it",
-		Args:  cobra.ExactArgs(1),
+		Short: "Show details about an executor and the instances and tasks on it",
+		Long: "Shows an executor's resources and the application instances on it, followed by its\n" +
+			"local-service instances and tasks when there are any.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			raw, err := getExecutor(cmd, o, args[0])
 			if err != nil {
@@ -165,39 +213,20 @@ func executorInfoCmd(o *Options) *cobra.Command {
 				return err
 			}
 			_, _ = fmt.Fprintln(out, "\nApplication instances:")
-			return writeInstances(out, d.Instances)
-		},
-	})
-}
-
-func executorAppInstancesCmd(o *Options) *cobra.Command {
-	return leaf(&cobra.Command{
-		Use:   "appinstances ID",
-		Short: "Show the application instances running on an executor",
-		Long:  "Shows the application instances running on an executor; with --json the instances list of the executor data.",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			raw, err := getExecutor(cmd, o, args[0])
-			if err != nil {
+			if err := writeInstances(out, d.Instances); err != nil {
 				return err
 			}
-			if o.JSON {
-				var d struct {
-					Instances []json.RawMessage `json:"instances"`
+			if len(d.ServiceInstances) > 0 {
+				_, _ = fmt.Fprintln(out, "\nLocal service instances:")
+				if err := writeServiceInstances(out, d.ServiceInstances); err != nil {
+					return err
 				}
-				if err := json.Unmarshal(raw, &d); err != nil {
-					return fmt.Errorf("decoding executor data: %w", err)
-				}
-				if d.Instances == nil {
-					d.Instances = []json.RawMessage{}
-				}
-				return writeJSON(cmd.OutOrStdout(), d.Instances)
 			}
-			var d executorNodeData
-			if err := json.Unmarshal(raw, &d); err != nil {
-				return fmt.Errorf("decoding executor data: %w", err)
+			if len(d.Tasks) == 0 {
+				return nil
 			}
-			return writeInstances(cmd.OutOrStdout(), d.Instances)
+			_, _ = fmt.Fprintln(out, "\nTasks:")
+			return writeSorted(out, taskColumns, d.Tasks, 1, false)
 		},
 	})
 }
@@ -223,8 +252,14 @@ func writeExecutorInfo(w io.Writer, d executorNodeData, id string) error {
 		{"Port", strconv.Itoa(d.Port)},
 		{"Transport", orDash(d.TransportType)},
 		{"State", orDash(d.ExecutorState)},
-		{"Cores", fmt.Sprintf("Free: %d Used: %d Total: %d", freeCores, usedCores, totalCores)},
 	}
+	if d.DrainState != "" {
+		rows = append(rows, [2]string{"Drain State", d.DrainState})
+	}
+	if d.Deactivated {
+		rows = append(rows, [2]string{"Deactivated", "yes"})
+	}
+	rows = append(rows, [2]string{"Cores", fmt.Sprintf("Free: %d Used: %d Total: %d", freeCores, usedCores, totalCores)})
 	for _, n := range nodes {
 		rows = append(rows, [2]string{"  NUMA node " + n, fmt.Sprintf("Free: %s Used: %s",
 			coreList(st.CPUs.FreeCores[n]), coreList(st.CPUs.UsedCores[n]))})
@@ -243,34 +278,6 @@ func writeExecutorInfo(w io.Writer, d executorNodeData, id string) error {
 	tw := newTable(w)
 	for _, r := range rows {
 		_, _ = fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
-	}
-	return tw.Flush()
-}
-
-// writeInstances prints instances sorted by app id and instance id.
-func writeInstances(w io.Writer, instances []instanceInfo) error {
-	sorted := append([]instanceInfo(nil), instances...)
-	sort.SliceStable(sorted, func(i, j int) bool {
-		if sorted[i].AppID != sorted[j].AppID {
-			return sorted[i].AppID < sorted[j].AppID
-		}
-		return sorted[i].InstanceID < sorted[j].InstanceID
-	})
-	tw := newTable(w)
-	_, _ = fmt.Fprintln(tw, "INSTANCE ID\tAPP ID\tSTATE\tCORES\tMEMORY (MB)\tPORTS\tUPDATED")
-	for _, in := range sorted {
-		var cores int
-		var mem int64
-		for _, r := range in.Resources {
-			switch r.Type {
-			case "CPU":
-				cores += countCores(r.Cores)
-			case "MEMORY":
-				mem += sumMemory(r.MemoryInMB)
-			}
-		}
-		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", orDash(in.InstanceID), orDash(in.AppID), orDash(in.State),
-			cores, thousands(mem), orDash(instancePorts(in)), formatTime(in.Updated))
 	}
 	return tw.Flush()
 }

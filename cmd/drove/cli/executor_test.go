@@ -56,6 +56,8 @@ func fakeExecutors(t *testing.T) *httptest.Server {
 		switch id := r.PathValue("id"); id {
 		case "exec-1":
 			okRaw(w, executorInfoJSON)
+		case "exec-2":
+			okRaw(w, executorWorkloadsJSON)
 		case "bare":
 			ok(w, map[string]any{"hostname": "h9", "port": 1, "state": map[string]any{"executorId": "bare"}})
 		default:

@@ -20,11 +20,30 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// The instance log commands (appinstances logs|tail|download) use Drove's
-// log-file APIs, /apis/v1/logfiles/applications/{appId}/{instanceId}/…,
-// whose answers are not enveloped: {"files": […]}, {"data": …, "offset": …},
-// a file stream, {"error": …} on failure and 204 No Content when the
-// instance or its executor is unknown.
+// The log commands (appinstances|lsinstances|tasks logs|tail|download) use
+// Drove's log-file APIs, /apis/v1/logfiles/{applications|localservices|tasks}/
+// {id}/{instanceId or taskId}/…, whose answers are not enveloped:
+// {"files": […]}, {"data": …, "offset": …}, a file stream, {"error": …} on
+// failure and 204 No Content when the instance or its executor is unknown.
+
+// logTarget describes what a family of log commands reads the logs of.
+type logTarget struct {
+	kind    string // path segment below /apis/v1/logfiles
+	what    string // with article, for help texts: "an application instance"
+	idArg   string // usage name of the first argument: APP_ID
+	subArg  string // usage name of the second argument: INSTANCE_ID
+	idName  string // the first argument in messages: "app id"
+	subName string // the second argument in messages: "instance id"
+}
+
+var (
+	appInstanceLogs = logTarget{kind: "applications", what: "an application instance",
+		idArg: "APP_ID", subArg: "INSTANCE_ID", idName: "app id", subName: "instance id"}
+	serviceInstanceLogs = logTarget{kind: "localservices", what: "a local service instance",
+		idArg: "SERVICE_ID", subArg: "INSTANCE_ID", idName: "service id", subName: "instance id"}
+	taskLogs = logTarget{kind: "tasks", what: "a task",
+		idArg: "SOURCE_APP", subArg: "TASK_ID", idName: "source app name", subName: "task id"}
+)
 
 // tailInterval is how long tail waits when no new output is there.
 var tailInterval = time.Second
@@ -38,15 +57,15 @@ type logChunk struct {
 	Offset int64  `json:"offset"`
 }
 
-// logFilesPath is the log-file API path of an instance (kind "applications").
-func logFilesPath(kind, id, instanceID, suffix string) (string, error) {
+// path is the log-file API path of one instance or task.
+func (t logTarget) path(id, sub, suffix string) (string, error) {
 	if strings.TrimSpace(id) == "" {
-		return "", errors.New("app id must not be empty")
+		return "", errors.New(t.idName + " must not be empty")
 	}
-	if strings.TrimSpace(instanceID) == "" {
-		return "", errors.New("instance id must not be empty")
+	if strings.TrimSpace(sub) == "" {
+		return "", errors.New(t.subName + " must not be empty")
 	}
-	return "/apis/v1/logfiles/" + kind + "/" + url.PathEscape(id) + "/" + url.PathEscape(instanceID) + suffix, nil
+	return "/apis/v1/logfiles/" + t.kind + "/" + url.PathEscape(id) + "/" + url.PathEscape(sub) + suffix, nil
 }
 
 // getLogs sends a GET to a log-file API and returns the response when it is
@@ -106,14 +125,14 @@ func noLogsError(err error, appID, instanceID string) error {
 	return err
 }
 
-func appInstancesLogsCmd(o *Options) *cobra.Command {
+func logsListCmd(o *Options, t logTarget) *cobra.Command {
 	return leaf(&cobra.Command{
-		Use:   "logs APP_ID INSTANCE_ID",
-		Short: "List the log files of an application instance",
-		Long:  "Lists the instance's log files on its executor (output.log and rotated ones), one per line.",
+		Use:   "logs " + t.idArg + " " + t.subArg,
+		Short: "List the log files of " + t.what,
+		Long:  "Lists the log files of " + t.what + " on its executor (output.log and rotated ones), one per line.",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := logFilesPath("applications", args[0], args[1], "/list")
+			path, err := t.path(args[0], args[1], "/list")
 			if err != nil {
 				return err
 			}
@@ -143,15 +162,15 @@ func appInstancesLogsCmd(o *Options) *cobra.Command {
 	})
 }
 
-func appInstancesTailCmd(o *Options) *cobra.Command {
+func logsTailCmd(o *Options, t logTarget) *cobra.Command {
 	var (
 		file string
 		skip int
 	)
 	cmd := leaf(&cobra.Command{
-		Use:   "tail APP_ID INSTANCE_ID",
-		Short: "Follow the log of an application instance",
-		Long: "Prints what is appended to the instance's log from now on, until interrupted (Ctrl-C).\n" +
+		Use:   "tail " + t.idArg + " " + t.subArg,
+		Short: "Follow the log of " + t.what,
+		Long: "Prints what is appended to the log of " + t.what + " from now on, until interrupted (Ctrl-C).\n" +
 			"--skip-chars drops that many characters from the start of every line (e.g. a timestamp).\n" +
 			"When the log is rotated tail continues at the start of the new file.",
 		Args: cobra.ExactArgs(2),
@@ -159,7 +178,7 @@ func appInstancesTailCmd(o *Options) *cobra.Command {
 			if skip < 0 {
 				return fmt.Errorf("--skip-chars must be >= 0, got %d", skip)
 			}
-			path, err := logFilesPath("applications", args[0], args[1], "/read/"+url.PathEscape(file))
+			path, err := t.path(args[0], args[1], "/read/"+url.PathEscape(file))
 			if err != nil {
 				return err
 			}
@@ -278,11 +297,11 @@ func (s *lineSkipper) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func appInstancesDownloadCmd(o *Options) *cobra.Command {
+func logsDownloadCmd(o *Options, t logTarget) *cobra.Command {
 	var out string
 	cmd := leaf(&cobra.Command{
-		Use:   "download APP_ID INSTANCE_ID FILE",
-		Short: "Download a log file of an application instance",
+		Use:   "download " + t.idArg + " " + t.subArg + " FILE",
+		Short: "Download a log file of " + t.what,
 		Long: "Downloads the log file to --out (default: the file's name in the current directory;\n" +
 			"\"-\" writes it to standard output). The file appears only once it is complete.",
 		Args: cobra.ExactArgs(3),
@@ -291,7 +310,7 @@ func appInstancesDownloadCmd(o *Options) *cobra.Command {
 			if strings.TrimSpace(file) == "" {
 				return errors.New("file name must not be empty")
 			}
-			path, err := logFilesPath("applications", args[0], args[1], "/download/"+url.PathEscape(file))
+			path, err := t.path(args[0], args[1], "/download/"+url.PathEscape(file))
 			if err != nil {
 				return err
 			}

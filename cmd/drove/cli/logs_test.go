@@ -16,12 +16,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fakeLogAPI serves the controller's log-file APIs for web-1/AI-1 with one
-// in-memory output.log and Drove's read semantics; other instances are 204.
+// logBases are the instances and the task whose logs fakeLogAPI serves.
+var logBases = []string{
+	"/apis/v1/logfiles/applications/web-1/AI-1",
+	"/apis/v1/logfiles/localservices/svc-1/SI-1",
+	"/apis/v1/logfiles/tasks/TEST_APP/T0012",
+}
+
+// fakeLogAPI serves the controller's log-file APIs for logBases with one
+// shared in-memory output.log and Drove's read semantics; other instances
+// are 204.
 type fakeLogAPI struct {
 	mu      sync.Mutex
 	content string
 	reads   []string // offset parameters seen
+	paths   []string // request paths seen
 	failRd  int      // the next n reads answer 500
 }
 
@@ -46,8 +55,42 @@ func writeRaw(w http.ResponseWriter, code int, v any) {
 func newFakeLogAPI(t *testing.T) (*httptest.Server, *fakeLogAPI) {
 	t.Helper()
 	f := &fakeLogAPI{}
-	const base = "/apis/v1/logfiles/applications/web-1/AI-1"
 	mux := http.NewServeMux()
+	for _, base := range logBases {
+		f.serve(mux, base)
+	}
+	mux.HandleFunc("GET /apis/v1/logfiles/applications/web-1/AI-broken/list", func(w http.ResponseWriter, _ *http.Request) {
+		writeRaw(w, http.StatusInternalServerError, map[string]string{"error": "Executor call returned: 404 body: {}"})
+	})
+	mux.HandleFunc("GET /apis/v1/logfiles/applications/web-1/AI-locked/list", func(w http.ResponseWriter, _ *http.Request) {
+		writeEnvelope(w, http.StatusForbidden, "FAILED", nil, "User x with role y is not allowed to access this resource")
+	})
+	mux.HandleFunc("GET /apis/v1/logfiles/", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})
+	srv := httptest.NewServer(f.record(mux))
+	t.Cleanup(srv.Close)
+	return srv, f
+}
+
+// record notes the path of every request before handing it to h.
+func (f *fakeLogAPI) record(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.paths = append(f.paths, r.URL.Path)
+		f.mu.Unlock()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (f *fakeLogAPI) lastPath() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.paths[len(f.paths)-1]
+}
+
+// serve registers the list, read and download APIs below base.
+func (f *fakeLogAPI) serve(mux *http.ServeMux, base string) {
 	mux.HandleFunc("GET "+base+"/list", func(w http.ResponseWriter, _ *http.Request) {
 		writeRaw(w, http.StatusOK, map[string]any{"files": []string{"output.log", "output.log.1"}})
 	})
@@ -90,18 +133,6 @@ func newFakeLogAPI(t *testing.T) (*httptest.Server, *fakeLogAPI) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		_, _ = w.Write([]byte(body))
 	})
-	mux.HandleFunc("GET /apis/v1/logfiles/applications/web-1/AI-broken/list", func(w http.ResponseWriter, _ *http.Request) {
-		writeRaw(w, http.StatusInternalServerError, map[string]string{"error": "Executor call returned: 404 body: {}"})
-	})
-	mux.HandleFunc("GET /apis/v1/logfiles/applications/web-1/AI-locked/list", func(w http.ResponseWriter, _ *http.Request) {
-		writeEnvelope(w, http.StatusForbidden, "FAILED", nil, "User x with role y is not allowed to access this resource")
-	})
-	mux.HandleFunc("GET /apis/v1/logfiles/", func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusNoContent)
-	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv, f
 }
 
 func TestCommands_AppInstancesLogs(t *testing.T) {

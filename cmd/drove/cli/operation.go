@@ -256,19 +256,17 @@ func (w *opWaiter) wait(ctx context.Context, errOut io.Writer) (opProgress, erro
 	var (
 		mine     opProgress
 		lastLine string
-		lastErr  string
-		failures int
 	)
+	retry := pollRetrier{what: "the operation of app " + w.appID}
 	appearBy := time.Now().Add(opAppearTimeout)
 	for {
 		p, err := w.fetch(ctx)
 		if ctx.Err() != nil {
 			return mine, w.interrupted(mine)
 		}
-		var apiErr *APIError
 		switch {
 		case err == nil:
-			failures, lastErr = 0, ""
+			retry.reset()
 			if mine.ID == "" && w.isMine(p) {
 				mine = p
 			}
@@ -287,34 +285,64 @@ func (w *opWaiter) wait(ctx context.Context, errOut io.Writer) (opProgress, erro
 			if p.Status != opStatusRunning {
 				return p, p.result(w.appID)
 			}
-		case errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden ||
-			apiErr.StatusCode == http.StatusNotFound):
-			return mine, err
 		case mine.ID == "" && isFailedLookup(err):
 			// the operation is not recorded yet
 		case mine.ID != "" && isFailedLookup(err):
 			return mine, fmt.Errorf("operation %s of app %s: %w", mine.ID, w.appID, err)
 		default:
-			failures++
-			if failures >= maxPollFailures {
-				return mine, fmt.Errorf("giving up waiting for the operation of app %s after %d failed polls: %w", w.appID, failures, err)
-			}
-			if msg := err.Error(); msg != lastErr {
-				warn(errOut, "polling the operation of app "+w.appID+": "+msg+"; retrying")
-				lastErr = msg
+			if err := retry.failed(errOut, err); err != nil {
+				return mine, err
 			}
 		}
 		if mine.ID == "" && time.Now().After(appearBy) {
 			return mine, fmt.Errorf("the submitted operation did not show up in GET %s within %s; check with `drove apps summary %s`",
 				w.path(), opAppearTimeout, w.appID)
 		}
-		t := time.NewTimer(opPollInterval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !pause(ctx, opPollInterval) {
 			return mine, w.interrupted(mine)
-		case <-t.C:
 		}
+	}
+}
+
+// pollRetrier decides, for the --wait loops, which failed polls are
+// retried: network failures and server errors are, up to maxPollFailures
+// in a row, each new message reported once on the error output;
+// authentication failures, 404s and FAILED lookups are final.
+type pollRetrier struct {
+	what     string // what is polled, for messages: "the operation of app X"
+	failures int
+	lastErr  string
+}
+
+func (r *pollRetrier) reset() { r.failures, r.lastErr = 0, "" }
+
+// failed records a failed poll; a non-nil result ends the wait.
+func (r *pollRetrier) failed(errOut io.Writer, err error) error {
+	var apiErr *APIError
+	if isFailedLookup(err) || errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized ||
+		apiErr.StatusCode == http.StatusForbidden || apiErr.StatusCode == http.StatusNotFound) {
+		return err
+	}
+	r.failures++
+	if r.failures >= maxPollFailures {
+		return fmt.Errorf("giving up waiting for %s after %d failed polls: %w", r.what, r.failures, err)
+	}
+	if msg := err.Error(); msg != r.lastErr {
+		warn(errOut, "polling "+r.what+": "+msg+"; retrying")
+		r.lastErr = msg
+	}
+	return nil
+}
+
+// pause waits d; false means ctx ended first.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
