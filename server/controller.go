@@ -85,7 +85,12 @@ func (c *Controller) start() error {
 		return err
 	}
 	if err := c.pool.UpdateMeta(func(m *gossip.Meta) { m.Raft = c.node.RaftAddr() }); err != nil {
-		return fmt.Errorf("controller: publish raft address: %w", err)
+		// A restarted controller's old peers may still hold it as dead and be
+		// slow to take the broadcast; push/pull spreads the address anyway.
+		if !errors.Is(err, gossip.ErrBroadcastUnconfirmed) {
+			return fmt.Errorf("controller: publish raft address: %w", err)
+		}
+		c.logger.Warn("raft address published without broadcast confirmation", "error", err)
 	}
 	c.pool.JoinBackground(c.ctx, c.cfg.Join)
 	c.api = c.newAPI(advHost, apiAddr)

@@ -14,6 +14,13 @@ import (
 // ErrShutdown is returned by Pool methods called after Shutdown.
 var ErrShutdown = errors.New("gossip: pool is shut down")
 
+// ErrBroadcastUnconfirmed wraps the UpdateMeta error returned when the new
+// metadata is in effect locally but memberlist did not confirm its broadcast
+// in time (a loaded host, or peers that still think this node is dead). The
+// metadata still reaches every member by gossip and push/pull, so callers
+// usually log it and go on.
+var ErrBroadcastUnconfirmed = errors.New("gossip: meta broadcast not confirmed")
+
 // metaUpdateTimeout bounds how long UpdateMeta waits for memberlist to
 // confirm the broadcast of the new metadata.
 const metaUpdateTimeout = 5 * time.Second
@@ -135,7 +142,7 @@ func (p *Pool) UpdateMeta(f func(*Meta)) error {
 		return fmt.Errorf("gossip: UpdateMeta: %w", err)
 	}
 	if err := p.ml.UpdateNode(metaUpdateTimeout); err != nil {
-		return fmt.Errorf("gossip: UpdateMeta: new meta applied locally but broadcast not confirmed: %w", err)
+		return fmt.Errorf("%w (new meta applied locally): %w", ErrBroadcastUnconfirmed, err)
 	}
 	return nil
 }
