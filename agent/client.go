@@ -88,9 +88,11 @@ func (c *controllerClient) report(ctx context.Context, rep model.ExecutorReport)
 }
 
 // expected fetches the leader's view of what this executor should run.
-func (c *controllerClient) expected(ctx context.Context) (model.ExpectedInstances, error) {
+// hostname lets the leader tell an executor it does not know that its
+// machine is DOWN for maintenance.
+func (c *controllerClient) expected(ctx context.Context, hostname string) (model.ExpectedInstances, error) {
 	var exp model.ExpectedInstances
-	err := c.call(ctx, http.MethodGet, c.executorPath("/instances/expected"), nil, &exp)
+	err := c.call(ctx, http.MethodGet, c.executorPath("/instances/expected?hostname="+url.QueryEscape(hostname)), nil, &exp)
 	return exp, err
 }
 

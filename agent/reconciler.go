@@ -38,7 +38,7 @@ func newReconciler(client *controllerClient, mgr *instanceManager, reg *registra
 
 func (r *reconciler) run(ctx context.Context) {
 	defer r.reaper.wait()
-	if !r.reg.waitRegistered(ctx) {
+	if !r.reg.waitAnswered(ctx) {
 		return
 	}
 	for sleep(ctx, jitter(r.interval)) {
@@ -51,7 +51,7 @@ func (r *reconciler) once(ctx context.Context) {
 	r.mgr.sweep()
 	r.mgr.checkContainers(ctx)
 	r.reaper.once(ctx, r.now())
-	exp, err := r.client.expected(ctx)
+	exp, err := r.client.expected(ctx, r.reg.current().Hostname)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.logger.Warn("fetching expected instances failed", "error", err)

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"reflect"
 	"slices"
@@ -24,15 +25,17 @@ type registrar struct {
 	mu  sync.Mutex
 	reg model.ExecutorRegistration
 
-	kick       chan struct{}
-	registered chan struct{} // closed after the first successful registration
-	once       sync.Once
-	count      atomic.Uint64 // successful registrations
+	kick         chan struct{}
+	registered   chan struct{} // closed after the first successful registration
+	once         sync.Once
+	answered     chan struct{} // closed once a controller accepted or refused a registration
+	answeredOnce sync.Once
+	count        atomic.Uint64 // successful registrations
 }
 
 func newRegistrar(client *controllerClient, reg model.ExecutorRegistration, interval time.Duration, logger hclog.Logger) *registrar {
 	return &registrar{client: client, reg: reg, interval: interval, logger: logger,
-		kick: make(chan struct{}, 1), registered: make(chan struct{})}
+		kick: make(chan struct{}, 1), registered: make(chan struct{}), answered: make(chan struct{})}
 }
 
 // trigger asks for a registration as soon as possible.
@@ -80,6 +83,9 @@ func (r *registrar) run(ctx context.Context) {
 				return
 			}
 			wait = bo.next()
+			if refused(err) {
+				r.answeredOnce.Do(func() { close(r.answered) })
+			}
 			r.logger.Warn("registration failed, retrying", "retry_in", wait, "error", err)
 		} else {
 			bo.reset()
@@ -89,6 +95,7 @@ func (r *registrar) run(ctx context.Context) {
 				r.logger.Debug("registered again", "executor", reg.ExecutorID)
 			}
 			r.once.Do(func() { close(r.registered) })
+			r.answeredOnce.Do(func() { close(r.answered) })
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -110,6 +117,26 @@ func (r *registrar) waitRegistered(ctx context.Context) bool {
 	case <-r.registered:
 		return true
 	}
+}
+
+// waitAnswered blocks until a controller accepted or refused a
+// registration; false if ctx ended first. A refused executor (drained and
+// marked gone, or on a machine DOWN for maintenance) still reconciles: the
+// leader's answer tells it to stop what it re-adopted.
+func (r *registrar) waitAnswered(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-r.answered:
+		return true
+	}
+}
+
+// refused reports whether err is a controller's deliberate 4xx answer
+// rather than a transport failure or a 5xx (no leader, shutting down).
+func refused(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && ae.code/100 == 4
 }
 
 func cloneLayout(l model.ResourceLayout) model.ResourceLayout {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drove-go/drove/agent"
+	"github.com/drove-go/drove/agent/fakeruntime"
 	"github.com/drove-go/drove/fsm/model"
 	"github.com/drove-go/drove/server"
 	"github.com/stretchr/testify/require"
@@ -569,6 +571,44 @@ func TestMaintenance_DownMachineRefusesRegistration(t *testing.T) {
 	requireSuccess(t, postMachines(t, tc, "up", m))
 	waitExecutorState(t, tc, "exec-1", model.ExecutorActive, 15*time.Second)
 	require.Empty(t, maintStatus(t, tc, tc.follower()).Machines)
+}
+
+// An agent that was down while its machine went DOWN, and whose REMOVED
+// entry was purged meanwhile, is refused registration when it comes back;
+// it still learns from the leader that its machine is DOWN and stops the
+// containers it re-adopted.
+func TestMaintenance_AgentRestartedOnDownMachineStopsContainers(t *testing.T) {
+	tc, execs := maintCluster(t, 2, nil, func(c *server.ControllerConfig) { c.RemovedExecutorRetention = time.Second })
+	createSpreadApps(t, tc, "DOWNRESTART", 1, 2)
+	require.Equal(t, 1, runningContainers(t, execs[0].fake))
+
+	execs[0].kill()
+	m := model.MachineID{Hostname: "127.0.0.11"}
+	requireSuccess(t, postMaintSchedule(t, tc, maintSchedule(maintWindow(time.Now().Add(time.Hour), 0, m))))
+	requireSuccess(t, postMachines(t, tc, "down", m))
+	waitUntil(t, func() bool { _, ok := leaderExecutor(tc, "exec-1"); return !ok }, 15*time.Second, 100*time.Millisecond,
+		"the REMOVED entry of the DOWN machine's executor is purged")
+	require.Equal(t, 1, runningContainers(t, execs[0].fake), "the container outlived its agent")
+
+	execs[0].start(t)
+	waitUntil(t, func() bool { return runningContainers(t, execs[0].fake) == 0 }, 15*time.Second, 100*time.Millisecond,
+		"the restarted agent stops what it re-adopted")
+	_, ok := leaderExecutor(tc, "exec-1")
+	require.False(t, ok, "still refused registration")
+}
+
+// runningContainers counts the fake runtime's running containers.
+func runningContainers(t testing.TB, rt *fakeruntime.Runtime) int {
+	t.Helper()
+	cs, err := rt.List(context.Background(), nil)
+	require.NoError(t, err)
+	n := 0
+	for _, c := range cs {
+		if c.Status == agent.ContainerRunning {
+			n++
+		}
+	}
+	return n
 }
 
 func TestMaintenance_WindowMigratesAheadAndSurvivesLeaderKill(t *testing.T) {

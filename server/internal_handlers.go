@@ -99,7 +99,13 @@ func (a *api) expectedInstances(_ http.ResponseWriter, r *http.Request) (any, er
 	e, ok := a.fsm.Executor(id)
 	out.Known = ok && e.State != model.ExecutorRemoved
 	if !out.Known {
-		out.Shutdown = ok && (e.Gone || a.fsm.MachineDown(e.Hostname))
+		// An executor purged from the registry is still told to stop when
+		// the hostname it gives is on a DOWN machine.
+		host := r.URL.Query().Get("hostname")
+		if ok {
+			host = e.Hostname
+		}
+		out.Shutdown = (ok && e.Gone) || (host != "" && a.fsm.MachineDown(host))
 		return out, nil
 	}
 	if e.Drain != nil && e.Drain.State == model.DrainDraining {
