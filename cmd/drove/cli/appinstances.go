@@ -2,6 +2,7 @@ package cli
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -39,21 +40,40 @@ func appInstancesCmd(o *Options) *cobra.Command {
 			return cmd.Help()
 		},
 	}
-	cmd.AddCommand(appInstancesListCmd(o), appInstanceInfoCmd(o), appInstancesReplaceCmd(o), appInstancesKillCmd(o),
+	cmd.AddCommand(instancesListCmd(o, appOwner), instanceInfoCmd(o, appOwner), appInstancesReplaceCmd(o), appInstancesKillCmd(o),
 		logsListCmd(o, appInstanceLogs), logsTailCmd(o, appInstanceLogs), logsDownloadCmd(o, appInstanceLogs))
 	return cmd
 }
 
-func appInstancesListCmd(o *Options) *cobra.Command {
+// instanceOwner is what an instance command's first argument names: an
+// application or a local service. The list and info commands are the same
+// for both but for the path and the owner rows.
+type instanceOwner struct {
+	arg     string // APP_ID, SERVICE_ID
+	noun    string // "an application", "a local service"
+	path    func(id, suffix string) (string, error)
+	idRow   string // "App ID"
+	nameRow string // "App Name"
+	of      func(instanceInfo) (id, name string)
+}
+
+var (
+	appOwner = instanceOwner{arg: "APP_ID", noun: "an application", path: appPath, idRow: "App ID", nameRow: "App Name",
+		of: func(in instanceInfo) (string, string) { return in.AppID, in.AppName }}
+	serviceOwner = instanceOwner{arg: "SERVICE_ID", noun: "a local service", path: servicePath, idRow: "Service ID", nameRow: "Service Name",
+		of: func(in instanceInfo) (string, string) { return in.ServiceID, in.ServiceName }}
+)
+
+func instancesListCmd(o *Options, owner instanceOwner) *cobra.Command {
 	var (
 		old bool
 		sf  sortFlags
 	)
 	cmd := leaf(&cobra.Command{
-		Use:   "list APP_ID",
-		Short: "List the instances of an application",
-		Long: "Lists the active instances of an application, or with --old the stopped ones the cluster still\n" +
-			"remembers. With --json the instance list is printed as returned (--sort does not apply).",
+		Use:   "list " + owner.arg,
+		Short: "List the instances of " + owner.noun,
+		Long: "Lists the active instances of " + owner.noun + ", or with --old the stopped ones the cluster\n" +
+			"still remembers. With --json the instance list is printed as returned (--sort does not apply).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkSort(instanceColumns, sf.by); err != nil {
@@ -63,7 +83,7 @@ func appInstancesListCmd(o *Options) *cobra.Command {
 			if old {
 				suffix += "/old"
 			}
-			path, err := appPath(args[0], suffix)
+			path, err := owner.path(args[0], suffix)
 			if err != nil {
 				return err
 			}
@@ -83,16 +103,16 @@ func appInstancesListCmd(o *Options) *cobra.Command {
 	return cmd
 }
 
-func appInstanceInfoCmd(o *Options) *cobra.Command {
+func instanceInfoCmd(o *Options, owner instanceOwner) *cobra.Command {
 	return leaf(&cobra.Command{
-		Use:   "info APP_ID INSTANCE_ID",
-		Short: "Show details of an application instance",
+		Use:   "info " + owner.arg + " INSTANCE_ID",
+		Short: "Show details of " + owner.noun + " instance",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(args[1]) == "" {
-				return fmt.Errorf("instance id must not be empty")
+				return errors.New("instance id must not be empty")
 			}
-			path, err := appPath(args[0], "/instances/"+url.PathEscape(args[1]))
+			path, err := owner.path(args[0], "/instances/"+url.PathEscape(args[1]))
 			if err != nil {
 				return err
 			}
@@ -104,8 +124,9 @@ func appInstanceInfoCmd(o *Options) *cobra.Command {
 			if printed, err := o.call(cmd, c, http.MethodGet, path, nil, &in); err != nil || printed {
 				return err
 			}
+			id, name := owner.of(in)
 			return writeKeyValues(cmd.OutOrStdout(), instanceDetails(in, args[1],
-				[2]string{"App ID", orElse(in.AppID, args[0])}, [2]string{"App Name", in.AppName}))
+				[2]string{owner.idRow, orElse(id, args[0])}, [2]string{owner.nameRow, name}))
 		},
 	})
 }

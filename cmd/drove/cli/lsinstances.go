@@ -3,14 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -25,75 +22,9 @@ func lsInstancesCmd(o *Options) *cobra.Command {
 			return cmd.Help()
 		},
 	}
-	cmd.AddCommand(lsInstancesListCmd(o), lsInstanceInfoCmd(o), lsInstancesReplaceCmd(o), lsInstancesKillCmd(o),
+	cmd.AddCommand(instancesListCmd(o, serviceOwner), instanceInfoCmd(o, serviceOwner), lsInstancesReplaceCmd(o), lsInstancesKillCmd(o),
 		logsListCmd(o, serviceInstanceLogs), logsTailCmd(o, serviceInstanceLogs), logsDownloadCmd(o, serviceInstanceLogs))
 	return cmd
-}
-
-func lsInstancesListCmd(o *Options) *cobra.Command {
-	var (
-		old bool
-		sf  sortFlags
-	)
-	cmd := leaf(&cobra.Command{
-		Use:   "list SERVICE_ID",
-		Short: "List the instances of a local service",
-		Long: "Lists the active instances of a local service, or with --old the stopped ones the cluster\n" +
-			"still remembers. With --json the instance list is printed as returned (--sort does not apply).",
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkSort(instanceColumns, sf.by); err != nil {
-				return err
-			}
-			suffix := "/instances"
-			if old {
-				suffix += "/old"
-			}
-			path, err := servicePath(args[0], suffix)
-			if err != nil {
-				return err
-			}
-			c, err := o.client(cmd)
-			if err != nil {
-				return err
-			}
-			var list []instanceInfo
-			if printed, err := o.call(cmd, c, http.MethodGet, path, nil, &list); err != nil || printed {
-				return err
-			}
-			return writeSorted(cmd.OutOrStdout(), instanceColumns, list, sf.by, sf.reverse)
-		},
-	})
-	cmd.Flags().BoolVarP(&old, "old", "o", false, "show old (stopped) instances")
-	sf.add(cmd, sortUsage(instanceColumns), 0)
-	return cmd
-}
-
-func lsInstanceInfoCmd(o *Options) *cobra.Command {
-	return leaf(&cobra.Command{
-		Use:   "info SERVICE_ID INSTANCE_ID",
-		Short: "Show details of a local service instance",
-		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if strings.TrimSpace(args[1]) == "" {
-				return errors.New("instance id must not be empty")
-			}
-			path, err := servicePath(args[0], "/instances/"+url.PathEscape(args[1]))
-			if err != nil {
-				return err
-			}
-			c, err := o.client(cmd)
-			if err != nil {
-				return err
-			}
-			var in instanceInfo
-			if printed, err := o.call(cmd, c, http.MethodGet, path, nil, &in); err != nil || printed {
-				return err
-			}
-			return writeKeyValues(cmd.OutOrStdout(), instanceDetails(in, args[1],
-				[2]string{"Service ID", orElse(in.ServiceID, args[0])}, [2]string{"Service Name", in.ServiceName}))
-		},
-	})
 }
 
 func lsInstancesReplaceCmd(o *Options) *cobra.Command {
