@@ -135,7 +135,7 @@ func (a *Agent) registration(port int) model.ExecutorRegistration {
 	return model.ExecutorRegistration{
 		ExecutorID: a.cfg.ExecutorID, Hostname: a.cfg.Hostname, Port: port, TransportType: model.TransportHTTP,
 		Layout: cloneLayout(a.cfg.Layout), Tags: slices.Clone(a.cfg.Tags), Metadata: maps.Clone(a.cfg.Metadata),
-		State: model.ExecutorActive, Version: a.cfg.Version,
+		State: model.ExecutorActive, Version: a.cfg.Version, Boot: a.boot,
 	}
 }
 
@@ -152,7 +152,7 @@ func (a *Agent) startGossip(apiAddr string) (*gossip.Pool, error) {
 	gc.Secret = a.cfg.ClusterSecret
 	gc.Logger = a.logger.Named("gossip")
 	gc.Meta = gossip.Meta{Role: gossip.RoleExecutor, ID: a.cfg.ExecutorID, API: apiAddr, Version: a.cfg.Version,
-		Tags: map[string]string{"digest": resources.Digest(a.cfg.Layout)}}
+		Tags: map[string]string{"digest": resources.Digest(a.cfg.Layout), gossip.TagBoot: strconv.FormatInt(a.boot, 10)}}
 	p, err := gossip.New(gc)
 	if err != nil {
 		return nil, fmt.Errorf("agent: gossip on --gossip-addr %s: %w", a.cfg.GossipAddr, err)

@@ -25,7 +25,7 @@ func (f *FSM) applyExecutorRegister(buf []byte) any {
 	info := &model.ExecutorInfo{
 		ExecutorID: reg.ExecutorID, Hostname: reg.Hostname, Port: reg.Port, TransportType: reg.TransportType,
 		Layout: reg.Layout, Tags: slices.Clone(reg.Tags), Metadata: maps.Clone(reg.Metadata),
-		State: registeredState(old, reg.State), Version: reg.Version,
+		State: registeredState(old, reg.State), Version: reg.Version, Boot: reg.Boot,
 		Registered: req.Timestamp, Updated: req.Timestamp, Joined: req.Timestamp,
 	}
 	if old != nil {

@@ -296,6 +296,7 @@ func TestFSM_ExecutorRegistrationChanges(t *testing.T) {
 		{"port", func(r *model.ExecutorRegistration) { r.Port++ }, true},
 		{"transport", func(r *model.ExecutorRegistration) { r.TransportType = model.TransportHTTPS }, true},
 		{"version", func(r *model.ExecutorRegistration) { r.Version = "9.9.9" }, true},
+		{"boot (agent restarted)", func(r *model.ExecutorRegistration) { r.Boot++ }, true},
 		{"layout cores", func(r *model.ExecutorRegistration) { r.Layout.Cores[1] = []int{4, 5, 6} }, true},
 		{"layout memory", func(r *model.ExecutorRegistration) { r.Layout.Memory[0] = 1023 }, true},
 		{"layout new numa node", func(r *model.ExecutorRegistration) {

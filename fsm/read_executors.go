@@ -42,7 +42,7 @@ func (f *FSM) RegistrationChanges(reg model.ExecutorRegistration) bool {
 		return true
 	}
 	return old.Hostname != reg.Hostname || old.Port != reg.Port || old.TransportType != reg.TransportType ||
-		old.Version != reg.Version || old.State != registeredState(old, reg.State) ||
+		old.Version != reg.Version || old.Boot != reg.Boot || old.State != registeredState(old, reg.State) ||
 		!reflect.DeepEqual(old.Layout, reg.Layout) || !reflect.DeepEqual(old.Tags, reg.Tags) ||
 		!maps.Equal(old.Metadata, reg.Metadata)
 }

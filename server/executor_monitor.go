@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/drove-go/drove/cluster/gossip"
@@ -25,6 +26,10 @@ type executorMonitor struct {
 	// one's alive message spreads (memberlist does not expose when a
 	// member's state changed).
 	deadSince map[string]time.Time
+	// staleSince is when this leader first saw a dead or departed gossip
+	// entry of an earlier incarnation than the executor registered now (a
+	// quick restart registers before gossip declares the old one dead).
+	staleSince map[string]time.Time
 }
 
 func (m *executorMonitor) run(ctx context.Context) {
@@ -72,7 +77,8 @@ func (m *executorMonitor) reconcile(leaderSince time.Time) {
 		mem, seen := members[e.ExecutorID]
 		if seen && mem.Alive() {
 			delete(m.deadSince, e.ExecutorID)
-		} else if seen && m.rejoinedSinceDeath(e, now) {
+			delete(m.staleSince, e.ExecutorID)
+		} else if seen && (m.earlierIncarnation(e, mem, now) || m.rejoinedSinceDeath(e, now)) {
 			continue
 		}
 		// A new leader's gossip view is the least settled (after a restart of
@@ -112,6 +118,27 @@ func (m *executorMonitor) markLost(id, reason string, now time.Time) {
 // deathSettle is how long a new leader waits before acting on a gossip
 // death (bounded by the absence grace).
 const deathSettle = 5 * time.Second
+
+// earlierIncarnation reports whether the dead or departed gossip entry mem
+// belongs to an agent that started before the one registered as e, for up
+// to absentGrace after this leader first saw it so: the new incarnation's
+// alive message replaces the entry by then, or it is as good as absent.
+func (m *executorMonitor) earlierIncarnation(e model.ExecutorInfo, mem gossip.Member, now time.Time) bool {
+	boot, err := strconv.ParseInt(mem.Meta.Tags[gossip.TagBoot], 10, 64)
+	if err != nil || e.Boot == 0 || boot >= e.Boot {
+		delete(m.staleSince, e.ExecutorID)
+		return false
+	}
+	if m.staleSince == nil {
+		m.staleSince = map[string]time.Time{}
+	}
+	since, ok := m.staleSince[e.ExecutorID]
+	if !ok {
+		since = now
+		m.staleSince[e.ExecutorID] = now
+	}
+	return now.Sub(since) < m.absentGrace
+}
 
 // rejoinedSinceDeath records when the executor was first seen dead and
 // reports whether it registered again (as new, or back from REMOVED)

@@ -46,6 +46,11 @@ type Meta struct {
 	Tags map[string]string `json:"t,omitempty"`
 }
 
+// TagBoot is the Meta tag in which an executor gossips its start time
+// (epoch ms), so that the leader can tell a dead entry of an earlier
+// incarnation from the executor registered now.
+const TagBoot = "boot"
+
 // wireMeta is what a Pool gossips: Meta plus a marker set by Pool.Leave.
 // memberlist v0.6.0 does not tell event delegates whether a node left or
 // failed (hashicorp/memberlist#293: Node.State is always StateAlive there),

@@ -70,6 +70,7 @@ type ExecutorInfo struct {
 	Joined        int64         `json:"joined,omitempty"` // epoch ms of the last registration as new or back from REMOVED
 	Updated       int64         `json:"updated"`          // epoch ms of the last committed change
 	Removed       int64         `json:"removed,omitempty"`
+	Boot          int64         `json:"boot,omitempty"` // the registered agent's start time (ExecutorRegistration.Boot)
 	// Controller-owned maintenance state: a drain (never cancelled),
 	// deactivation (no new placements), and gone (removed for good by a
 	// drain with markGone: its id is refused afterwards).

@@ -80,6 +80,9 @@ type ExecutorRegistration struct {
 	// ready for application instances. Blacklisting is the controller's.
 	State   ExecutorState `json:"state"`
 	Version string        `json:"version,omitempty"`
+	// Boot is the agent's start time (epoch ms): it tells this incarnation
+	// of the executor from earlier ones (the "boot" tag of its gossip meta).
+	Boot int64 `json:"boot,omitempty"`
 }
 
 // InstanceReport is an executor's report of one instance. Boot (the agent's
