@@ -784,3 +784,31 @@ func TestMaintenance_DrainOfUnreachableExecutorCompletesWhenItReturns(t *testing
 	require.True(t, e.Gone, "markGone retired it")
 	require.Equal(t, model.ExecutorRemoved, e.State)
 }
+
+// An executor that was lost and came back still runs the containers the
+// controllers marked LOST until its agent's --unknown-grace. Draining it
+// right then must not report DRAINED while they run: the leader asks the
+// executor what it runs.
+func TestMaintenance_DrainAfterReturnWaitsForUntrackedContainers(t *testing.T) {
+	tc, execs := maintCluster(t, 2, nil)
+	createSpreadApps(t, tc, "RET", 1, 4)
+	back := execs[1]
+	require.Positive(t, runningContainers(t, back.fake))
+	back.kill()
+	waitExecutorState(t, tc, "exec-2", model.ExecutorRemoved, 15*time.Second)
+	back.cfg.UnknownGrace = 5 * time.Second
+	back.start(t)
+	waitExecutorState(t, tc, "exec-2", model.ExecutorActive, 10*time.Second)
+	require.Positive(t, runningContainers(t, back.fake), "re-adopted, untracked by the controllers")
+
+	requireSuccess(t, postDrain(t, tc, "exec-2", map[string]any{}))
+	runningWhenDrained := -1
+	waitUntil(t, func() bool {
+		if summaryOf(t, tc, "exec-2").DrainState != model.DrainDrained {
+			return false
+		}
+		runningWhenDrained = runningContainers(t, back.fake)
+		return true
+	}, 30*time.Second, 20*time.Millisecond, "exec-2 DRAINED once its agent stopped the untracked containers")
+	require.Zero(t, runningWhenDrained, "DRAINED while containers still ran on the executor")
+}

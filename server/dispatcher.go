@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -201,12 +200,7 @@ func (d *dispatcher) post(ctx context.Context, exec model.ExecutorInfo, msg mode
 	if err != nil {
 		return err
 	}
-	scheme := "http"
-	if exec.TransportType == model.TransportHTTPS {
-		scheme = "https"
-	}
-	url := scheme + "://" + net.JoinHostPort(exec.Hostname, strconv.Itoa(exec.Port)) + "/apis/v1/messages"
-	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, "POST", executorURL(exec)+"/apis/v1/messages", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

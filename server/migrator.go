@@ -38,7 +38,7 @@ func (m *migrator) run(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		changed := m.c.fsm.Changed()
-		m.pass()
+		m.pass(ctx)
 		select {
 		case <-changed:
 			select {
@@ -53,7 +53,7 @@ func (m *migrator) run(ctx context.Context) {
 	}
 }
 
-func (m *migrator) pass() {
+func (m *migrator) pass(ctx context.Context) {
 	now := m.now()
 	if m.c.monitorsPaused(now) {
 		return
@@ -86,7 +86,7 @@ func (m *migrator) pass() {
 	if len(stop) > 0 {
 		m.apply(fsm.InstancesStopType, fsm.InstancesStopRequest{InstanceIDs: stop, Timestamp: now.UnixMilli()})
 	}
-	m.finish(av, live, now)
+	m.finish(ctx, av, live, now)
 }
 
 // migrate starts the migration of an app's instances, or returns the
@@ -120,7 +120,7 @@ func (m *migrator) migrate(appID string, ids []string, av availability, live []m
 }
 
 // finish records BLACKLISTED and DRAINED executors.
-func (m *migrator) finish(av availability, live []model.InstanceRecord, now time.Time) {
+func (m *migrator) finish(ctx context.Context, av availability, live []model.InstanceRecord, now time.Time) {
 	busy := map[string]bool{}    // executors with application or local-service instances
 	anyLive := map[string]bool{} // executors with any instance
 	for _, r := range live {
@@ -135,7 +135,7 @@ func (m *migrator) finish(av availability, live []model.InstanceRecord, now time
 		case e.State == model.ExecutorBlacklistRequested && !busy[id]:
 			m.c.logger.Info("executor blacklisted: its instances were migrated", "executor", id)
 			m.apply(fsm.ExecutorBlacklistedType, fsm.ExecutorIDRequest{ExecutorID: id, Timestamp: now.UnixMilli()})
-		case av.drain[id] && !anyLive[id] && m.nothingRunsOn(e):
+		case av.drain[id] && !anyLive[id] && m.nothingRunsOn(ctx, e):
 			// A REMOVED executor is not in av: its drain completes once it is back.
 			m.c.logger.Info("executor drained", "executor", id)
 			m.apply(fsm.ExecutorDrainedType, fsm.ExecutorIDRequest{ExecutorID: id, Timestamp: now.UnixMilli()})
@@ -153,13 +153,25 @@ func (m *migrator) apply(t fsm.MessageType, payload any) {
 	}
 }
 
-// nothingRunsOn: an executor lost while draining may still run containers
-// the controllers marked LOST (its agent stops them as unknown once back):
-// it is drained only when a full report since the drain shows nothing.
-func (m *migrator) nothingRunsOn(e model.ExecutorInfo) bool {
-	if e.Drain == nil || !e.Drain.WasRemoved {
+// nothingRunsOn reports whether the executor itself runs nothing, beyond
+// the controllers' records: an executor that was unreachable (before or
+// during the drain) may still run containers the controllers marked LOST
+// until its agent stops them as unknown. A full report since the drain
+// started that shows nothing settles it (nothing new is placed on a
+// draining executor); otherwise the executor is asked.
+func (m *migrator) nothingRunsOn(ctx context.Context, e model.ExecutorInfo) bool {
+	if e.Drain == nil {
+		return false
+	}
+	if r, ok := m.c.lastFullReport(e.ExecutorID); ok && r.active == 0 && !r.at.Before(time.UnixMilli(e.Drain.Started)) {
 		return true
 	}
-	r, ok := m.c.lastFullReport(e.ExecutorID)
-	return ok && r.active == 0 && !r.at.Before(time.UnixMilli(e.Drain.Started))
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	n, err := m.c.executorActiveInstances(ctx, e)
+	if err != nil {
+		m.c.logger.Debug("cannot ask draining executor what it runs", "executor", e.ExecutorID, "error", err)
+		return false
+	}
+	return n == 0
 }

@@ -26,8 +26,9 @@ type DrainInfo struct {
 	MarkGone         bool       `json:"markGone,omitempty"`
 	Started          int64      `json:"started"`
 	Finished         int64      `json:"finished,omitempty"`
-	// WasRemoved: the executor was lost while draining, so containers the
-	// controllers no longer track may still run there until it reports.
+	// WasRemoved: the executor was lost before or while draining, so
+	// containers the controllers no longer track may have run there (shown
+	// for diagnosis; the leader asks the executor before DRAINED anyway).
 	WasRemoved bool `json:"wasRemoved,omitempty"`
 }
 
