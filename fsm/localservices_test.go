@@ -1202,3 +1202,33 @@ func TestFSM_ExecutorReadinessLatches(t *testing.T) {
 	register(t, f, testReg("e1"), 6)
 	require.Equal(t, map[string]bool{"e1": true, "e2": true}, f.UnreadyExecutors(), "back from REMOVED: not ready")
 }
+
+// Blacklisting and draining stop an executor's local-service instances, so
+// unblacklisting it, or reactivating it after its drain, makes it UNREADY
+// again until its services are healthy there (Drove: UNBLACKLIST → UNREADY
+// → ACTIVE). Deactivating alone stops nothing and keeps it ready.
+func TestFSM_ExecutorReadinessAfterBlacklistAndDrain(t *testing.T) {
+	f := newTestFSM(t, 0)
+	register(t, f, testReg("e1"), 1)
+	require.Nil(t, f.Apply(cmdLog(t, ExecutorsReadyType, ExecutorsBlacklistRequest{ExecutorIDs: []string{"e1"}})))
+	svc := model.LocalServiceInfo{ServiceID: "S-1", InstancesPerHost: 1}
+	require.Nil(t, f.Apply(cmdLog(t, LocalServiceCreateType, LocalServiceCreateRequest{Service: svc, Timestamp: 2})))
+	require.Nil(t, f.Apply(cmdLog(t, LocalServiceSetType, LocalServiceSetRequest{ServiceID: "S-1", Op: model.OpActivate, Timestamp: 3})))
+	require.Empty(t, f.UnreadyExecutors(), "latched before the service was activated")
+
+	res := f.Apply(cmdLog(t, ExecutorsBlacklistType, ExecutorsBlacklistRequest{ExecutorIDs: []string{"e1", "e1"}, Timestamp: 4}))
+	require.Equal(t, model.BlacklistResult{Successful: []string{"e1"}, Failed: []string{}}, res, "a repeated id counts once")
+	require.Nil(t, f.Apply(cmdLog(t, ExecutorBlacklistedType, ExecutorIDRequest{ExecutorID: "e1", Timestamp: 5})))
+	f.Apply(cmdLog(t, ExecutorsUnblacklistType, ExecutorsBlacklistRequest{ExecutorIDs: []string{"e1"}, Timestamp: 6}))
+	require.Equal(t, map[string]bool{"e1": true}, f.UnreadyExecutors(), "unblacklisted: UNREADY until S-1 is healthy on it")
+
+	require.Nil(t, f.Apply(cmdLog(t, ExecutorsReadyType, ExecutorsBlacklistRequest{ExecutorIDs: []string{"e1"}})))
+	require.Nil(t, f.Apply(cmdLog(t, ExecutorActivationType, ExecutorActivationRequest{ExecutorID: "e1", Deactivate: true, Timestamp: 7})))
+	require.Nil(t, f.Apply(cmdLog(t, ExecutorActivationType, ExecutorActivationRequest{ExecutorID: "e1", Timestamp: 8})))
+	require.Empty(t, f.UnreadyExecutors(), "deactivate/reactivate stops nothing")
+
+	require.Nil(t, f.Apply(cmdLog(t, ExecutorDrainType, ExecutorDrainRequest{ExecutorID: "e1", Timestamp: 9})))
+	require.Nil(t, f.Apply(cmdLog(t, ExecutorDrainedType, ExecutorIDRequest{ExecutorID: "e1", Timestamp: 10})))
+	require.Nil(t, f.Apply(cmdLog(t, ExecutorActivationType, ExecutorActivationRequest{ExecutorID: "e1", Timestamp: 11})))
+	require.Equal(t, map[string]bool{"e1": true}, f.UnreadyExecutors(), "reactivated after its drain: UNREADY until S-1 is healthy")
+}

@@ -16,7 +16,12 @@ func (f *FSM) applyExecutorsBlacklist(buf []byte, blacklist bool) any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	res := model.BlacklistResult{Successful: []string{}, Failed: []string{}}
+	seen := map[string]bool{}
 	for _, id := range req.ExecutorIDs {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
 		old := f.st.executors[id]
 		if old == nil || old.State == model.ExecutorRemoved || old.Gone {
 			res.Failed = append(res.Failed, id)
@@ -29,7 +34,10 @@ func (f *FSM) applyExecutorsBlacklist(buf []byte, blacklist bool) any {
 			e.State = model.ExecutorBlacklistRequested
 			f.appendExecutorEventLocked(model.EventExecutorBlacklistRequested, &e, req.Timestamp)
 		case !blacklist && old.State.IsBlacklisted():
-			e.State = model.ExecutorActive
+			// Blacklisting stopped its local-service instances: UNREADY
+			// until they are healthy again (Drove: UNBLACKLIST → UNREADY →
+			// ACTIVE).
+			e.State, e.Ready = model.ExecutorActive, false
 			f.appendExecutorEventLocked(model.EventExecutorUnBlacklisted, &e, req.Timestamp)
 		default:
 			continue
@@ -130,8 +138,10 @@ func (f *FSM) applyExecutorActivation(buf []byte) any {
 	}
 	e := *old
 	e.Deactivated, e.Updated = req.Deactivate, req.Timestamp
-	if !req.Deactivate {
-		e.Drain = nil
+	if !req.Deactivate && old.Drain != nil {
+		// The drain stopped its local-service instances: UNREADY until
+		// they are healthy again.
+		e.Drain, e.Ready = nil, false
 	}
 	f.st.executors[e.ExecutorID] = &e
 	f.notifyLocked()
