@@ -21,6 +21,16 @@ func (c *Controller) inMaintenance() bool {
 	return c.fsm.ClusterState().State == model.ClusterMaintenance
 }
 
+// maintenanceEnded is when the cluster last left maintenance (zero if it
+// is in maintenance or never was).
+func (c *Controller) maintenanceEnded() time.Time {
+	st := c.fsm.ClusterState()
+	if st.State != model.ClusterNormal || st.Updated == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(st.Updated)
+}
+
 // monitorsPaused reports whether the failure monitors must not act now.
 func (c *Controller) monitorsPaused(now time.Time) bool {
 	st := c.fsm.ClusterState()

@@ -36,8 +36,9 @@ func (e *opEngine) run(ctx context.Context) {
 	for {
 		changed := e.c.fsm.Changed()
 		// In maintenance operations freeze: stepping would act on failures
-		// (failing instances are stopped and replaced).
-		paused := e.c.inMaintenance()
+		// (failing instances are stopped and replaced). They resume with the
+		// monitors, once the executors' reports are fresh.
+		paused := e.c.monitorsPaused(e.now())
 		for _, app := range e.c.fsm.Applications() {
 			if paused {
 				break
@@ -81,6 +82,7 @@ func (p stepPlan) empty() bool {
 
 func (e *opEngine) step(app model.ApplicationInfo, op *model.OperationRecord) {
 	v := classify(e.c.fsm.Instances(func(r *model.InstanceRecord) bool { return r.BelongsTo(model.KindApp, app.AppID) }))
+	v.resumed = e.c.maintenanceEnded()
 	now := e.now()
 	var plan stepPlan
 	switch op.Type {

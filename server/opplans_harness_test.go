@@ -164,7 +164,7 @@ func (h *opHarness) commit(app model.ApplicationInfo, plan stepPlan) any {
 		}
 		id := h.nextID()
 		req.Place = append(req.Place, fsm.PlaceInstance{ExecutorID: h.exec, Metadata: meta,
-			Spec: model.InstanceSpec{AppID: app.AppID, AppName: app.Spec.Name, InstanceID: id}})
+			Spec: model.InstanceSpec{AppID: app.AppID, AppName: app.Spec.Name, InstanceID: id, Executable: quickPull}})
 	}
 	if len(req.Place) == 0 && len(req.Stop) == 0 && len(req.Fail) == 0 && req.State == "" {
 		return nil

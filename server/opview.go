@@ -23,6 +23,11 @@ type appInstances struct {
 	starting []model.InstanceRecord // live, not yet HEALTHY
 	stopping []model.InstanceRecord // asked to stop, not yet terminal
 	byID     map[string]model.InstanceRecord
+	// resumed is when the cluster last left maintenance: operations froze
+	// during it, so a start's timeout counts from no earlier than this (the
+	// executors' restarts re-ran the readiness checks of re-adopted
+	// instances).
+	resumed time.Time
 }
 
 func classify(recs []model.InstanceRecord) appInstances {
@@ -46,14 +51,17 @@ func classify(recs []model.InstanceRecord) appInstances {
 
 // failing returns starting instances of this operation that will not become
 // healthy: UNHEALTHY ones and ones past the job timeout, with the reason.
+// As Drove's, the job timeout is at least the instance's start budget (its
+// image pull and all of its readiness and health check attempts).
 func (v appInstances) failing(op *model.OperationRecord, now time.Time) map[string]string {
 	out := map[string]string{}
 	for _, r := range v.live {
+		since := max(r.Info.Created, op.Started, v.resumed.UnixMilli())
 		switch {
 		case r.Info.State == model.InstanceUnhealthy:
 			out[r.Info.InstanceID] = "instance became unhealthy"
 		case r.Info.State != model.InstanceHealthy &&
-			now.Sub(time.UnixMilli(max(r.Info.Created, op.Started))) > time.Duration(op.TimeoutMs)*time.Millisecond:
+			now.Sub(time.UnixMilli(since)) > max(time.Duration(op.TimeoutMs)*time.Millisecond, r.Spec.StartBudget()):
 			// Whichever operation placed it (a superseded one too): it must
 			// not hold this operation up forever.
 			out[r.Info.InstanceID] = "instance did not become healthy within the operation timeout"

@@ -67,19 +67,21 @@ func (e *serviceEngine) pass(ctx context.Context) {
 		return
 	}
 	now := e.now()
-	frozen, maintenance := e.c.inMaintenance(), e.c.monitorsPaused(now)
+	// In maintenance operations freeze too (a step acts on failures); they
+	// resume with the monitors, once the executors' reports are fresh.
+	maintenance := e.c.monitorsPaused(now)
 	hosts := hostsFor(e.c.fsm.Executors(), e.c.availability(now))
 	for _, ls := range services {
 		if ctx.Err() != nil {
 			return
 		}
 		v := classify(e.c.fsm.Instances(func(r *model.InstanceRecord) bool { return r.BelongsTo(model.KindLocalService, ls.ServiceID) }))
+		v.resumed = e.c.maintenanceEnded()
 		var err error
 		switch op := ls.ActiveOperation(); {
-		case frozen: // in maintenance operations freeze too: a step acts on failures
+		case maintenance:
 		case op != nil:
 			err = e.step(ls, op, targetOf(ls, hosts, v, e.pick), v, now)
-		case maintenance:
 		case ls.State == model.LSEmergencyDeactivationRequested:
 			e.logger.Warn("emergency deactivation", "service", ls.ServiceID)
 			err = e.apply(fsm.LocalServiceSetType, fsm.LocalServiceSetRequest{ServiceID: ls.ServiceID, Op: model.OpDeactivate,

@@ -10,7 +10,7 @@ import (
 
 // lsRec is a local-service instance record on exec in state st.
 func lsRec(id, exec string, st model.InstanceState, created int64) model.InstanceRecord {
-	return model.InstanceRecord{Spec: model.InstanceSpec{Kind: model.KindLocalService, AppID: "S-1", InstanceID: id},
+	return model.InstanceRecord{Spec: model.InstanceSpec{Kind: model.KindLocalService, AppID: "S-1", InstanceID: id, Executable: quickPull},
 		Info: model.InstanceInfo{AppID: "S-1", InstanceID: id, ExecutorID: exec, State: st, Created: created,
 			Metadata: map[string]string{}}}
 }

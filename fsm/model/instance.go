@@ -1,5 +1,7 @@
 package model
 
+import "time"
+
 // InstanceState is the state of an application instance (Drove's InstanceState).
 type InstanceState string
 
@@ -192,4 +194,19 @@ func (r InstanceRecord) Newer(boot int64, seq uint64) bool {
 		return boot > r.ReportBoot
 	}
 	return seq > r.ReportSeq
+}
+
+// StartBudget is the least time an operation gives a start of this instance
+// before it counts as failed (Drove's ControllerUtils.computeTimeout): the
+// image pull plus every readiness and health check attempt.
+func (s InstanceSpec) StartBudget() time.Duration {
+	return DockerPullTimeout(s.Executable) + s.Readiness.budget() + s.Healthcheck.budget()
+}
+
+// budget is a check's initial delay plus all of its attempts.
+func (c *CheckSpec) budget() time.Duration {
+	if c == nil {
+		return 0
+	}
+	return c.InitialDelay.D() + time.Duration(c.Attempts)*(c.Timeout.D()+c.Interval.D())
 }
