@@ -810,3 +810,22 @@ func TestLocalService_CapacityChecked(t *testing.T) {
 		require.Equal(t, model.ExecutorActive, e.State, id)
 	}
 }
+
+// A cluster is brought up by activating its daemon-like services before
+// any executor joins: ACTIVATE is accepted with no executor (a test
+// instance needs one), and every executor that joins gets the instances.
+func TestLocalService_ActivateBeforeExecutorsJoin(t *testing.T) {
+	tc, _ := clusterWithExecutors(t, 0)
+	const id = "EARLY-1"
+	serviceOpOK(t, tc, tc.follower(), map[string]any{"type": "CREATE", "spec": serviceSpec("EARLY", "1", false), "instancesPerHost": 1})
+	requireRefused(t, serviceOp(t, tc, tc.follower(), map[string]any{"type": "DEPLOY_TEST_INSTANCE", "serviceId": id}),
+		"No executors on cluster that can run local service "+id)
+	serviceOpOK(t, tc, tc.follower(), map[string]any{"type": "ACTIVATE", "serviceId": id})
+	waitServiceSettled(t, tc, id, model.LSActive, 0, 10*time.Second)
+
+	startExecutor(t, tc, "exec-1")
+	startExecutor(t, tc, "exec-2")
+	waitServiceSettled(t, tc, id, model.LSActive, 2, 15*time.Second)
+	require.Equal(t, map[string]int{"exec-1": 1, "exec-2": 1}, healthyPerExecutor(t, tc, id))
+	waitExecutorState(t, tc, "exec-2", model.ExecutorActive, 10*time.Second)
+}

@@ -126,6 +126,9 @@ func TestTasks_Validation(t *testing.T) {
 		requireRefused(t, postTaskKill(t, tc, tc.follower(), app, task),
 			fmt.Sprintf("Either task does not exist or has already finished for %s/%s", app, task))
 	}
+	errs = requireRefused(t, postTaskOp(t, tc, tc.follower(), map[string]any{"type": "KILL"}), "sourceAppName - must not be empty")
+	require.Contains(t, errs, "taskId - must not be empty")
+	requireRefused(t, postTaskKill(t, tc, tc.follower(), app, "bad id!"), "taskId - Only characters")
 	requireRefused(t, postTaskOp(t, tc, tc.follower(), map[string]any{"type": "SCALE", "sourceAppName": app, "taskId": "long"}), "type - ")
 	require.Equal(t, http.StatusForbidden, tc.call(tc.follower(), readOnly, "POST", "/apis/v1/tasks/operations",
 		map[string]any{"type": "CREATE", "spec": taskSpecEnv(app, "ro", nil), "opSpec": opSpec(1)}).Code)

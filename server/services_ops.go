@@ -297,8 +297,13 @@ func (a *api) checkServiceCapacity(ls model.LocalServiceInfo, t model.OperationT
 		}
 	}
 	switch {
-	case len(hosts.eligible) == 0:
+	case len(hosts.eligible) == 0 && t == model.OpDeployTestInstance:
 		return invalid("No executors on cluster that can run local service " + ls.ServiceID)
+	case len(hosts.eligible) == 0:
+		// Nothing to fit yet: executors that join later get the instances
+		// (activating daemon-like services before the executors is how a
+		// cluster is brought up).
+		return nil
 	case t == model.OpDeployTestInstance && fits == 0:
 		return invalid(fmt.Sprintf("No executor has room for a test instance of %s (%d cores, %d MB)", ls.ServiceID, ls.Spec.Cores(), ls.Spec.MemoryMB()))
 	case t != model.OpDeployTestInstance && len(short) > 0:

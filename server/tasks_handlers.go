@@ -139,6 +139,15 @@ func taskRequest(s model.TaskSpec) scheduler.Request {
 
 // killTask is KILL: the container is stopped and the result is CANCELLED.
 func (a *api) killTask(b taskOperationBody) (any, error) {
+	var errs []string
+	for _, f := range [][2]string{{"sourceAppName", b.SourceAppName}, {"taskId", b.TaskID}} {
+		if msg := model.ValidateName(f[0], f[1]); msg != "" {
+			errs = append(errs, msg)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, invalid(errs...)
+	}
 	rec, ok := a.fsm.Task(b.SourceAppName, b.TaskID)
 	if !ok || rec.Info.State.IsTerminal() || rec.StopRequested {
 		return nil, invalid(fmt.Sprintf("Either task does not exist or has already finished for %s/%s", b.SourceAppName, b.TaskID))
