@@ -209,7 +209,9 @@ func (f *FSM) applyMachinesDown(buf []byte) any {
 	}
 	for _, id := range req.Machines {
 		m := *f.st.machines[id.Key()]
-		m.Mode, m.Since = model.MachineDown, req.Timestamp
+		if m.Mode != model.MachineDown { // down again keeps when it went down
+			m.Mode, m.Since = model.MachineDown, req.Timestamp
+		}
 		f.st.machines[id.Key()] = &m
 		for _, eid := range f.executorsOnLocked(id) {
 			f.loseExecutorLocked(eid, "machine "+id.String()+" is down for maintenance", req.Timestamp)

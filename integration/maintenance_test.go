@@ -519,6 +519,17 @@ func TestMaintenance_ScheduleValidation(t *testing.T) {
 	st = maintStatus(t, tc, tc.follower())
 	require.Equal(t, model.MachineDown, st.modes()["Host1"])
 	require.Equal(t, []model.MachineID{h1}, st.DownMachines)
+	downSince := func() int64 {
+		for _, m := range maintStatus(t, tc, tc.leaderIndex()).Machines {
+			if m.ID.String() == "Host1" {
+				return m.Since
+			}
+		}
+		return 0
+	}
+	since := downSince()
+	requireSuccess(t, postMachines(t, tc, "down", h1))
+	require.Equal(t, since, downSince(), "down again keeps when the machine went down")
 
 	// A DOWN machine must stay in the schedule.
 	refused(maintSchedule(maintWindow(start, 0, exec1)), "machine Host1 is DOWN and must remain in the schedule (bring it up first)")

@@ -3,6 +3,8 @@ package integration
 import (
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -90,6 +92,29 @@ func TestTasks_Results(t *testing.T) {
 	createTaskOK(t, tc, tc.follower(), taskSpecEnv(app, "ok", taskExitEnv(0, 0)))
 	again := waitTaskEnded(t, tc, app, "ok", model.TaskSuccessful, 0, 10*time.Second)
 	require.NotEqual(t, first.InstanceID, again.InstanceID, "a new instance for the reused id")
+
+	// Drove's UI search form redirects to the task's page, or to /.
+	require.Equal(t, "/tasks/"+app+"/fail", searchTaskForm(t, tc, app, "fail"))
+	require.Equal(t, "/", searchTaskForm(t, tc, app, "nope"))
+}
+
+// searchTaskForm posts Drove's task search form through a follower and
+// returns where the 303 answer points.
+func searchTaskForm(t *testing.T, tc *testCluster, app, task string) string {
+	t.Helper()
+	form := url.Values{"taskSearchAppName": {app}, "taskSearchTaskID": {task}}
+	req, err := http.NewRequest("POST", "http://"+tc.nodes[tc.follower()].cfg.HTTPAddr+"/apis/v1/tasks/search",
+		strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(readOnly[0], readOnly[1])
+	noFollow := &http.Client{Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	return resp.Header.Get("Location")
 }
 
 // CREATE, KILL and validate/spec refusals, with Drove's messages.

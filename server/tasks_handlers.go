@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -32,7 +33,36 @@ func (a *api) taskRoutes() []route {
 		{method: "GET", path: "/apis/v1/tasks", h: a.listTasks},
 		{method: "GET", path: "/apis/v1/tasks/{sourceAppName}/instances/{taskId}", h: a.getTask},
 		{method: "DELETE", path: "/apis/v1/tasks/{sourceAppName}/instances/{taskId}", h: a.deleteTask},
+		{method: "POST", path: "/apis/v1/tasks/search", raw: a.searchTask},
 	}
+}
+
+// searchTask is Drove's UI search form, POST /tasks/search
+// (taskSearchAppName, taskSearchTaskID): 303 to the task's page
+// /tasks/{app}/{task} when the task is known, else to /.
+func (a *api) searchTask(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeError(w, invalid("form: "+err.Error()))
+		return
+	}
+	app, task := r.PostForm.Get("taskSearchAppName"), r.PostForm.Get("taskSearchTaskID")
+	var errs []string
+	for _, f := range [][2]string{{"taskSearchAppName", app}, {"taskSearchTaskID", task}} {
+		if f[1] != "" {
+			if msg := model.ValidateName(f[0], f[1]); msg != "" {
+				errs = append(errs, msg)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		writeError(w, invalid(errs...))
+		return
+	}
+	target := "/"
+	if _, ok := a.fsm.Task(app, task); ok && app != "" && task != "" {
+		target = "/tasks/" + url.PathEscape(app) + "/" + url.PathEscape(task)
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 // validateTaskSpec is POST /tasks/validate/spec (data omitted on success, as Drove).
